@@ -1,0 +1,60 @@
+"""Baselines without retrieval: no memory at all, and the whole history in the prompt."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from memeval.adapters.memory.base import SystemContext, TurnStore
+from memeval.records import Memory, Session
+
+
+class NoMemory:
+    """Stores nothing: the floor every memory system must beat."""
+
+    name: ClassVar[str] = "no-memory"
+    version: ClassVar[str] = "1"
+
+    def __init__(self, ctx: SystemContext | None = None) -> None:
+        pass
+
+    def reset(self, ns: str) -> None:
+        pass
+
+    def add(self, ns: str, session: Session) -> list[Memory]:
+        return []
+
+    def search(self, ns: str, query: str, k: int) -> list[Memory]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+    def info(self) -> dict[str, Any]:
+        return {"options": {}}
+
+
+class FullContext:
+    """Returns the entire history in order; the harness fits it to the model window, newest
+    turns kept, and records how much it dropped (`truncated_turns` in each prediction)."""
+
+    name: ClassVar[str] = "full-context"
+    version: ClassVar[str] = "1"
+    fits_window: ClassVar[bool] = True  # tells the harness: truncate, do not top-k
+
+    def __init__(self, ctx: SystemContext | None = None) -> None:
+        self.store = TurnStore()
+
+    def reset(self, ns: str) -> None:
+        self.store.reset(ns)
+
+    def add(self, ns: str, session: Session) -> list[Memory]:
+        return self.store.add(ns, session)
+
+    def search(self, ns: str, query: str, k: int) -> list[Memory]:
+        return list(self.store.notes.get(ns, []))  # k ignored on purpose: everything, in order
+
+    def close(self) -> None:
+        pass
+
+    def info(self) -> dict[str, Any]:
+        return {"options": {}}

@@ -1,0 +1,56 @@
+"""What a task's protocol gets from the runner: the LLM, the audit log, limits, and helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from memeval.records import Memory
+
+T = TypeVar("T")
+
+_EVENT_KIND = {"ADD": "memory.write", "UPDATE": "memory.update", "DELETE": "memory.delete"}
+
+
+@dataclass
+class RunContext:
+    llm: Any  # memeval.llm.LLMClient (None for tasks that never call an LLM)
+    seed: int = 0
+    concurrency: int = 1
+    audit: Any = None  # memeval.audit.AuditLog
+    system_name: str = ""
+    judge: str | None = None  # None = no judge metrics; "llm" / "exact" where a pack offers them
+    options: dict[str, Any] = field(default_factory=dict)
+
+    async def call_system(self, fn: Callable[..., T], *args: Any) -> tuple[T, float]:
+        """Run a (synchronous) system method in a worker thread; returns (result, seconds)."""
+        t0 = time.perf_counter()
+        out = await asyncio.to_thread(fn, *args)
+        return out, time.perf_counter() - t0
+
+    def log_memories(self, ns: str, memories: list[Memory]) -> None:
+        """Audit every write/update/delete the system reported."""
+        if self.audit is None:
+            return
+        for m in memories:
+            kind = _EVENT_KIND.get((m.event or "ADD").upper())
+            if kind:
+                self.audit.emit(kind, f"system:{self.system_name}",
+                                {"ns": ns, "memory_id": m.memory_id, "text": m.text})
+
+
+async def fit_to_window(llm: Any, lines: list[str], budget_tokens: int) -> tuple[list[str], int, int]:
+    """Keep the newest lines that fit `budget_tokens`; returns (kept, dropped, tokens_used)."""
+    kept: list[str] = []
+    used = 0
+    for line in reversed(lines):
+        n = await llm.count_tokens(line) + 1  # +1 for the newline
+        if used + n > budget_tokens:
+            break
+        kept.append(line)
+        used += n
+    kept.reverse()
+    return kept, len(lines) - len(kept), used

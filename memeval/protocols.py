@@ -1,0 +1,45 @@
+"""The protocols tasks and systems implement. Adapters subclass nothing; they match these."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from memeval.records import Memory, Prediction, Sample, Score, Session
+
+
+@runtime_checkable
+class MemorySystem(Protocol):
+    """An external/agent memory. The harness writes answers itself, so systems compare on memory.
+
+    Methods are synchronous (most memory libraries are); the runner calls them in threads.
+    `add` returns what this call created or changed, as the system itself reports it.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+
+    def reset(self, ns: str) -> None: ...
+    def add(self, ns: str, session: Session) -> list[Memory]: ...
+    def search(self, ns: str, query: str, k: int) -> list[Memory]: ...
+    def close(self) -> None: ...
+    def info(self) -> dict[str, Any]: ...  # options, library versions, internal-failure counts
+
+
+class Task(Protocol):
+    """A task pack: samples, the pack's own protocol for driving a system, and scorers."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+
+    def data_info(self) -> dict[str, Any]: ...  # path, sha256, license
+    def samples(self) -> Iterator[Sample]: ...
+
+    def run_group(self, system: MemorySystem, group: str, samples: list[Sample],
+                  ctx: Any) -> AsyncIterator[Prediction]: ...
+
+    def score(self, pred: Prediction) -> list[Score]: ...  # deterministic metrics only
+    def judge_metrics(self) -> list[str]: ...  # metrics that need an LLM judge
+
+    async def judge(self, pred: Prediction, ctx: Any) -> list[Score]: ...
+    def aggregate(self, scores: Iterable[Score]) -> dict[str, Any]: ...

@@ -1,0 +1,88 @@
+"""Lazy name -> "module:attr" registry for tasks and systems, with entry-point plug-ins.
+
+Nothing is imported until a name is used, so `memeval ls` stays fast and a broken optional
+adapter cannot break unrelated commands.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+
+from memeval.errors import UserError, unknown_name
+
+
+@dataclass(frozen=True)
+class Entry:
+    target: str  # "module:attr"
+    summary: str
+
+
+TASKS: dict[str, Entry] = {
+    "locomo": Entry("memeval.tasks.locomo.task:LoCoMoTask",
+                    "LoCoMo long conversational memory QA (10 conversations, 1,986 questions)"),
+}
+
+SYSTEMS: dict[str, Entry] = {
+    "no-memory": Entry("memeval.adapters.memory.baselines:NoMemory",
+                       "baseline: stores nothing, answers from the question alone"),
+    "full-context": Entry("memeval.adapters.memory.baselines:FullContext",
+                          "baseline: whole history in the prompt, truncated to the model window"),
+    "rag-bm25": Entry("memeval.adapters.memory.rag:BM25Memory",
+                      "baseline: turn chunks ranked by BM25 (rank-bm25), top-k"),
+    "rag-dense": Entry("memeval.adapters.memory.rag:DenseMemory",
+                       "baseline: turn chunks ranked by all-MiniLM-L6-v2 cosine, top-k"),
+}
+
+_GROUPS = {"task": ("memeval.tasks", TASKS), "system": ("memeval.systems", SYSTEMS)}
+
+
+def _table(kind: str) -> dict[str, Entry]:
+    group, builtin = _GROUPS[kind]
+    table = dict(builtin)
+    for ep in entry_points(group=group):
+        if ep.name not in table:  # built-ins win: a plug-in cannot shadow them silently
+            table[ep.name] = Entry(ep.value, f"(plug-in from {ep.dist.name if ep.dist else '?'})")
+    return table
+
+
+def names(kind: str) -> dict[str, Entry]:
+    return _table(kind)
+
+
+def resolve(kind: str, name: str) -> Any:
+    table = _table(kind)
+    if name not in table:
+        raise unknown_name(kind, name, table)
+    module, _, attr = table[name].target.partition(":")
+    try:
+        obj = importlib.import_module(module)
+    except ImportError as e:
+        raise UserError(f"{kind} {name!r} needs a module that is not installed: {e}") from e
+    return getattr(obj, attr)
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """'rag-bm25:k=20,chunk=2' -> ('rag-bm25', {'k': 20, 'chunk': 2})."""
+    name, _, rest = spec.partition(":")
+    opts: dict[str, Any] = {}
+    for part in filter(None, (p.strip() for p in rest.split(","))):
+        key, eq, raw = part.partition("=")
+        if not eq:
+            raise UserError(f"option {part!r} in {spec!r} must look like key=value")
+        opts[key.strip()] = _coerce(raw.strip())
+    return name.strip(), opts
+
+
+def _coerce(raw: str) -> Any:
+    low = raw.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for typ in (int, float):
+        try:
+            return typ(raw)
+        except ValueError:
+            pass
+    return raw

@@ -1,0 +1,220 @@
+"""Runs one (task, system, seed) job into a run folder: resumable, audited, never losing results."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from memeval import __version__, registry
+from memeval.adapters.memory.base import SystemContext
+from memeval.audit import AuditLog, env_secrets
+from memeval.context import RunContext
+from memeval.errors import EndpointDown, UserError
+from memeval.manifest import config_sha256, git_info, machine_info, package_versions
+from memeval.records import Prediction, RunManifest, Sample, utcnow
+from memeval.runfolder import JsonlWriter, RunFolder
+from memeval.scoring import score_run
+
+
+@dataclass
+class JobSpec:
+    task: str
+    system: str
+    task_options: dict[str, Any] = field(default_factory=dict)
+    system_options: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    limit: int | None = None
+    judge: str | None = None
+    concurrency: int = 1
+    suite: str | None = None
+
+    def config(self, llm_identity: str | None) -> dict[str, Any]:
+        """Everything that changes results (concurrency does not)."""
+        return {"task": self.task, "task_options": self.task_options, "system": self.system,
+                "system_options": self.system_options, "seed": self.seed, "limit": self.limit,
+                "judge": self.judge, "llm": llm_identity}
+
+    def default_out(self, root: Path) -> Path:
+        opts = ",".join(f"{k}={v}" for k, v in sorted(self.system_options.items()))
+        name = f"{self.task}__{self.system}{'-' + opts if opts else ''}__s{self.seed}"
+        if self.limit is not None:
+            name += f"__n{self.limit}"
+        return root / re.sub(r"[^A-Za-z0-9_.,=+-]", "_", name)
+
+
+def make_task(spec: JobSpec) -> Any:
+    cls = registry.resolve("task", spec.task)
+    return _construct(cls, f"task {spec.task!r}", limit=spec.limit, seed=spec.seed,
+                      **spec.task_options)
+
+
+def make_system(spec: JobSpec, sctx: SystemContext) -> Any:
+    cls = registry.resolve("system", spec.system)
+    return _construct(cls, f"system {spec.system!r}", sctx, **spec.system_options)
+
+
+def _construct(cls: Any, what: str, *args: Any, **kw: Any) -> Any:
+    params = inspect.signature(cls).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        bad = [k for k in kw if k not in params]
+        if bad:
+            valid = [p for p in params if p not in ("self", "ctx")]
+            raise UserError(f"{what}: unknown option(s) {', '.join(bad)}; valid: {', '.join(valid)}")
+    return cls(*args, **kw)
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=False)
+
+
+class Runner:
+    def __init__(self, llm: Any, console: Console | None = None):
+        self.llm = llm
+        self.console = console or Console(stderr=True)
+
+    def run(self, spec: JobSpec, out: Path, command: list[str]) -> RunFolder:
+        return asyncio.run(self._run(spec, out, command))
+
+    async def _run(self, spec: JobSpec, out: Path, command: list[str]) -> RunFolder:
+        if self.llm is not None:
+            from memeval.llm import Ledger
+            self.llm.ledger = Ledger()  # cost is per job, even when jobs share one client
+        task = make_task(spec)
+        samples = list(task.samples())
+        ident = self.llm.identity if self.llm is not None else None
+        config = spec.config(ident)
+        data = task.data_info()
+        config["data_sha256"] = data.get("sha256")
+        folder = RunFolder(out)
+        resuming = folder.exists()
+        if resuming and folder.manifest().config_sha256 != config_sha256(config):
+            raise UserError(f"{out} holds a run with a different configuration; "
+                            "pass another --out (or delete the folder) to start afresh")
+        folder.path.mkdir(parents=True, exist_ok=True)
+        secrets = env_secrets() + ([self.llm.endpoint.api_key] if self.llm is not None
+                                   and self.llm.endpoint.api_key else [])
+        audit = AuditLog(folder.audit_path, secrets=secrets, repair_torn_tail=True)
+        done = folder.compact_predictions() if resuming else {}
+        pending = [s for s in samples if s.sample_id not in done]
+        if self.llm is not None and (pending or spec.judge):
+            self.llm.models_sync()  # fail fast, with one clear message, if the server is down
+        sctx = SystemContext(storage_dir=folder.path / "systems" / spec.system, llm=self.llm,
+                             seed=spec.seed, caller=f"system:{spec.system}")
+        system = make_system(spec, sctx)
+        manifest = self._manifest(folder, spec, task, system, config, command, resuming)
+        folder.write_manifest(manifest)
+        audit.emit("run.resume" if resuming else "run.start", "runner",
+                   {"run_id": manifest.run_id, "samples": len(samples), "done": len(done),
+                    "pending": len(pending), "config_sha256": manifest.config_sha256})
+        ctx = RunContext(llm=self.llm, seed=spec.seed, concurrency=spec.concurrency, audit=audit,
+                         system_name=spec.system, judge=spec.judge)
+        status = "aborted"
+        try:
+            await self._generate(task, system, pending, ctx, folder, audit)
+            with _progress(self.console) as prog:
+                metrics = await score_run(folder, task, ctx, judge=spec.judge is not None,
+                                          progress=prog)
+            status = "complete"
+            return folder
+        finally:
+            system_info = _safe_info(system)
+            _safe_close(system, self.console)
+            preds = folder.predictions()
+            counts = {"samples": len(samples), "predictions": len(preds),
+                      "errors": sum(p.error is not None for p in preds.values()),
+                      "internal_failures": system_info.get("internal_failures", {})}
+            cost = self.llm.ledger.summary() if self.llm is not None else {}
+            if status == "complete":
+                metrics.update(counts=counts, cost=cost, system=system_info)
+                from memeval.runfolder import write_json_atomic
+                write_json_atomic(folder.metrics_path, metrics)
+            tail = audit.run_end({"status": status, **counts})
+            audit.close()
+            manifest.status, manifest.finished = status, utcnow()
+            manifest.counts, manifest.cost, manifest.audit_tail = counts, cost, tail or {}
+            manifest.system = {**manifest.system, "info": system_info}
+            folder.write_manifest(manifest)
+
+    async def _generate(self, task: Any, system: Any, pending: list[Sample], ctx: RunContext,
+                        folder: RunFolder, audit: AuditLog) -> None:
+        if not pending:
+            return
+        groups: OrderedDict[str, list[Sample]] = OrderedDict()
+        for s in pending:
+            groups.setdefault(s.group, []).append(s)
+        writer = JsonlWriter(folder.predictions_path)
+        sem = asyncio.Semaphore(max(1, ctx.concurrency))
+        with _progress(self.console) as prog:
+            bar = prog.add_task(f"{task.name} x {ctx.system_name}", total=len(pending))
+
+            async def do_group(group: str, items: list[Sample]) -> None:
+                written: set[str] = set()
+                async with sem:
+                    try:
+                        async for pred in task.run_group(system, group, items, ctx):
+                            self._write(writer, audit, pred)
+                            written.add(pred.sample_id)
+                            prog.advance(bar)
+                    except (EndpointDown, UserError, asyncio.CancelledError):
+                        raise
+                    except Exception as e:  # a group-level failure fails its unanswered samples
+                        err = f"{type(e).__name__}: {e}"
+                        for s in items:
+                            if s.sample_id not in written:
+                                self._write(writer, audit, Prediction(
+                                    sample_id=s.sample_id, cluster=s.cluster, task=task.name,
+                                    system=ctx.system_name, reference=s.reference, error=err))
+                                prog.advance(bar)
+
+            try:
+                await asyncio.gather(*(do_group(g, items) for g, items in groups.items()))
+            finally:
+                writer.close()
+
+    @staticmethod
+    def _write(writer: JsonlWriter, audit: AuditLog, pred: Prediction) -> None:
+        writer.write(pred)
+        if pred.error is not None:
+            audit.emit("sample.error", "runner", {"sample_id": pred.sample_id, "error": pred.error})
+
+    def _manifest(self, folder: RunFolder, spec: JobSpec, task: Any, system: Any,
+                  config: dict[str, Any], command: list[str], resuming: bool) -> RunManifest:
+        if resuming:
+            m = folder.manifest()
+            m.status, m.finished = "running", None
+            return m
+        from memeval.audit import redact
+        secrets = env_secrets()
+        return RunManifest(
+            run_id=folder.path.name, command=redact(command, secrets), config=config,
+            config_sha256=config_sha256(config), suite=spec.suite,
+            task={"name": task.name, "version": task.version, "options": task.config(),
+                  "data": task.data_info()},
+            system={"name": spec.system, "version": getattr(system, "version", "?"),
+                    "options": spec.system_options},
+            llm=self.llm.endpoint.public() if self.llm is not None else {},
+            seed=spec.seed, git=git_info(), packages=package_versions(), machine=machine_info(),
+            memeval_version=__version__)
+
+
+def _safe_info(system: Any) -> dict[str, Any]:
+    try:
+        return dict(system.info())
+    except Exception as e:  # reported, not hidden: info is provenance, not a result
+        return {"info_error": f"{type(e).__name__}: {e}"}
+
+
+def _safe_close(system: Any, console: Console) -> None:
+    try:
+        system.close()
+    except Exception as e:  # reported, but must not mask the run's own outcome
+        console.print(f"[yellow]warning: closing the system failed: {type(e).__name__}: {e}")

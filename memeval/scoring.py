@@ -1,0 +1,42 @@
+"""Scoring a run folder from its stored predictions: deterministic metrics are recomputed,
+judge verdicts already stored are kept, missing ones are judged (and written as they come)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from memeval.context import RunContext
+from memeval.records import Score
+from memeval.runfolder import JsonlWriter, RunFolder
+
+
+async def score_run(folder: RunFolder, task: Any, ctx: RunContext, *, judge: bool,
+                    progress: Any = None, rejudge: bool = False) -> dict[str, Any]:
+    preds = folder.predictions()
+    judge_names = set(task.judge_metrics())
+    kept = [] if rejudge else [s for s in folder.scores(repair=True) if s.metric in judge_names]
+    fresh = [s for p in preds.values() for s in task.score(p)]
+    folder.write_scores(fresh + kept)
+    if judge and ctx.llm is not None and judge_names:
+        judged = {s.sample_id for s in kept}
+        todo = [p for p in preds.values() if p.sample_id not in judged]
+        writer = JsonlWriter(folder.scores_path)
+        bar = progress.add_task("judging", total=len(todo)) if progress is not None else None
+        sem = asyncio.Semaphore(max(1, ctx.concurrency))
+
+        async def one(pred: Any) -> list[Score]:
+            async with sem:
+                out = await task.judge(pred, ctx)
+            for s in out:
+                writer.write(s)
+            if bar is not None:
+                progress.advance(bar)
+            return out
+
+        try:
+            for got in await asyncio.gather(*(one(p) for p in todo)):
+                kept.extend(got)
+        finally:
+            writer.close()
+    return {"task": task.name, "task_version": task.version, **task.aggregate(fresh + kept)}

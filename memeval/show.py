@@ -1,0 +1,66 @@
+"""Metrics tables for the terminal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from memeval.runfolder import RunFolder
+
+
+def _fmt(x: Any, pct: bool = True) -> str:
+    if x is None:
+        return "-"
+    return f"{100 * x:.2f}" if pct else f"{x:.4g}"
+
+
+def _ci(ci: Any) -> str:
+    return f"[{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else "-"
+
+
+def metric_rows(metrics: dict[str, Any], convention: str = "data") -> list[list[str]]:
+    rows = []
+    for name, entry in metrics.items():
+        blocks = [("overall", entry["overall"])]
+        for key, val in entry.items():
+            if key.startswith("by_"):
+                for stratum, block in val.items():
+                    label = block.get("name_mem0" if convention == "mem0" else "name", stratum)
+                    blocks.append((f"{stratum} {label}" if label != stratum else stratum, block))
+        for label, block in blocks:
+            a = block["all"]
+            rows.append([name, label, str(a["n"]), str(a["n_clusters"]), _fmt(a["mean"]),
+                         _ci(a.get("ci_t")), _ci(a.get("ci_boot")), str(block["n_invalid"])])
+    return rows
+
+
+def print_metrics(console: Console, folder: RunFolder, convention: str = "data") -> None:
+    data = folder.metrics()
+    m = folder.manifest()
+    title = (f"{data.get('task')} x {m.system.get('name')} (seed {m.seed}) - "
+             f"{folder.path}")
+    t = Table(title=title, title_justify="left")
+    for col in ("metric", "stratum", "n", "clusters", "mean x100", "95% CI (t)",
+                "95% CI (cluster bootstrap)", "invalid"):
+        t.add_column(col, justify="left" if col in ("metric", "stratum") else "right")
+    for row in metric_rows(data["metrics"], convention):
+        t.add_row(*row)
+    console.print(t)
+    notes = []
+    if "category_convention" in data:
+        conv = "Mem0 paper labels" if convention == "mem0" else data["category_convention"]
+        notes.append(f"categories: {conv}")
+    counts = data.get("counts", {})
+    if counts:
+        notes.append(f"samples {counts.get('samples')}, errors {counts.get('errors')}")
+        fails = counts.get("internal_failures") or {}
+        if fails:
+            notes.append("internal failures: " + ", ".join(f"{k} {v}" for k, v in fails.items()))
+    cost = data.get("cost", {})
+    for caller, c in cost.items():
+        notes.append(f"{caller}: {c['calls']} calls ({c['cache_hits']} cached), "
+                     f"{c['prompt_tokens']}+{c['completion_tokens']} tokens, {c['seconds']} s")
+    notes.append("'(all)' estimator: invalid/failed samples count as 0")
+    console.print("\n".join(notes), style="dim")

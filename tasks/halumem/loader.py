@@ -1,0 +1,107 @@
+"""Stream HaluMem users from a local JSONL file or from the Hugging Face hub.
+
+A HaluMem-Long user is ~1M tokens on one line, so files are read one line at a time and each
+line is validated on its own; nothing holds the whole file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from memeval.errors import UserError
+from memeval.tasks.halumem.schema import User
+
+HUB_REPO = "IAAR-Shanghai/HaluMem"
+HUB_FILES = {"medium": "HaluMem-Medium.jsonl", "long": "HaluMem-Long.jsonl"}
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    """('sessions', 4, 'memory_points', 2, 'is_update') -> sessions[4].memory_points[2].is_update"""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _describe(err: ValidationError) -> str:
+    errors = err.errors(include_url=False)
+    first = errors[0]
+    if first["type"] == "json_invalid":
+        return f"not valid JSON ({first.get('ctx', {}).get('error', first['msg'])})"
+    msg = f"{_field_path(tuple(first['loc']))}: {first['msg']}"
+    if len(errors) > 1:
+        msg += f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''} on this line)"
+    return msg
+
+
+def load_users(path: str | os.PathLike[str], *, limit: int | None = None) -> Iterator[User]:
+    """Yield one validated `User` per non-blank line.
+
+    Raises UserError naming the file, the 1-based line and the field path on the first
+    malformed line or schema violation (a partial benchmark would be silently wrong).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{p}: HaluMem data file not found")
+    n = 0
+    with p.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                # Validating straight from bytes avoids a second full copy as Python objects.
+                user = User.model_validate_json(raw)
+            except ValidationError as e:
+                raise UserError(f"{p} line {lineno}: {_describe(e)}") from None
+            yield user
+            n += 1
+            if limit is not None and n >= limit:
+                return
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a data file, read in chunks (for the run manifest and data cards)."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _how_to_get(variant: str) -> str:
+    return (f"download {HUB_FILES[variant]} from https://huggingface.co/datasets/{HUB_REPO} and "
+            f"pass --data PATH, or use the offline suite 'halumem-synth'")
+
+
+def hub_path(variant: str = "medium", *, revision: str | None = None,
+             cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Local path of the official file, downloaded through huggingface_hub when online."""
+    if variant not in HUB_FILES:
+        raise UserError(f"unknown HaluMem variant {variant!r} (valid: {', '.join(HUB_FILES)})")
+    try:
+        from huggingface_hub import hf_hub_download  # lazy: optional dependency
+    except ImportError:
+        raise UserError(f"HaluMem from the hub needs the 'huggingface_hub' package, which is not "
+                        f"installed; {_how_to_get(variant)}") from None
+    try:
+        local = hf_hub_download(repo_id=HUB_REPO, filename=HUB_FILES[variant],
+                                repo_type="dataset", revision=revision, cache_dir=cache_dir)
+    except Exception as e:  # offline, gated, DNS...: all user-fixable
+        raise UserError(f"could not get {HUB_FILES[variant]} from the Hugging Face hub "
+                        f"({type(e).__name__}: {e}); {_how_to_get(variant)}") from None
+    return Path(local)
+
+
+def iter_hub(variant: str = "medium", *, revision: str | None = None,
+             cache_dir: str | os.PathLike[str] | None = None,
+             limit: int | None = None) -> Iterator[User]:
+    """Stream users of HaluMem-Medium / HaluMem-Long from the hub (downloaded once, cached)."""
+    yield from load_users(hub_path(variant, revision=revision, cache_dir=cache_dir), limit=limit)

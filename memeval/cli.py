@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from contextlib import ExitStack
@@ -18,6 +19,9 @@ console = Console()
 if not console.is_terminal:
     console = Console(width=120)  # piped output: wide enough for metric tables
 err = Console(stderr=True)
+
+# Modules with a `register(subparsers)` that adds their commands (each sets `func` on its parser).
+EXTENSIONS: list[str] = []
 
 EPILOG = """examples:
   memeval run --suite demo                          offline demo on the embedded LLM
@@ -70,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sv = sub.add_parser("serve", help="start the embedded LLM server and print its URL")
     sv.add_argument("--port", type=int)
+    for name in EXTENSIONS:  # commands that live in their own modules register themselves
+        importlib.import_module(name).register(sub)
     return p
 
 
@@ -88,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         build_parser().print_help()
         return 0
     try:
+        if hasattr(args, "func"):
+            return int(args.func(args) or 0)
         return {"run": cmd_run, "score": cmd_score, "show": cmd_show, "ls": cmd_ls,
                 "serve": cmd_serve}[args.cmd](args)
     except UserError as e:

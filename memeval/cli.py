@@ -18,7 +18,7 @@ from memeval.errors import UserError
 console = Console()
 if not console.is_terminal:
     console = Console(width=120)  # piped output: wide enough for metric tables
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one error = one line, however long
 
 # Modules with a `register(subparsers)` that adds their commands (each sets `func` on its parser).
 EXTENSIONS: list[str] = []

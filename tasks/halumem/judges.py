@@ -58,12 +58,16 @@ ACCURACY_SCHEMA: dict[str, Any] = {
     "properties": {"reasoning": _REASONING,
                    "accuracy_score": {"type": "integer", "enum": [0, 1, 2]},
                    "is_included_in_golden_memories": {"type": "boolean"}}}
-UPDATE_SCHEMA: dict[str, Any] = {
-    "type": "object", "additionalProperties": False, "required": ["reasoning", "label"],
-    "properties": {"reasoning": _REASONING, "label": {"type": "string", "enum": list(UPDATE_LABELS)}}}
-QA_SCHEMA: dict[str, Any] = {
-    "type": "object", "additionalProperties": False, "required": ["reasoning", "label"],
-    "properties": {"reasoning": _REASONING, "label": {"type": "string", "enum": list(QA_LABELS)}}}
+
+
+def _label_schema(labels: Sequence[str]) -> dict[str, Any]:
+    return {"type": "object", "additionalProperties": False, "required": ["reasoning", "label"],
+            "properties": {"reasoning": _REASONING,
+                           "label": {"type": "string", "enum": list(labels)}}}
+
+
+UPDATE_SCHEMA = _label_schema(UPDATE_LABELS)
+QA_SCHEMA = _label_schema(QA_LABELS)
 
 _JSON_TAIL = "Reply with one JSON object only, keeping \"reasoning\" to one short sentence."
 
@@ -242,6 +246,16 @@ def _is_empty(extracted: Sequence[str]) -> bool:
     return not any(e.strip() for e in extracted)
 
 
+def _refusal_types() -> tuple[type[BaseException], ...]:
+    """Errors meaning "the server refused this request" (e.g. prompt over the window). They
+    become an invalid verdict at once; outages (EndpointDown) propagate and stop the run."""
+    try:
+        from memeval.llm import LLMError
+    except ImportError:  # the client's HTTP stack is optional for data-only use
+        return ()
+    return (LLMError,)
+
+
 class LLMJudge:
     """Rubric judge over memeval's LLM client (JSON-schema output, cached, retried)."""
 
@@ -251,7 +265,8 @@ class LLMJudge:
         if attempts < 1:
             raise ValueError("attempts must be >= 1")
         self.client, self.attempts, self.max_tokens = client, attempts, max_tokens
-        self.layout, self.cache_scope, self.retry_temperature = layout, cache_scope, retry_temperature
+        self.layout, self.cache_scope = layout, cache_scope
+        self.retry_temperature = retry_temperature
 
     @property
     def identity(self) -> str:
@@ -260,12 +275,17 @@ class LLMJudge:
     async def _ask(self, kind: Kind, messages: list[dict[str, str]], schema: dict[str, Any],
                    parse: Callable[[dict[str, Any]], Parsed]) -> Verdict:
         raw, problem = "", ""
+        refused = _refusal_types()
         for i in range(self.attempts):
-            # attempt=i changes the cache key so a cached bad answer is not replayed.
-            res = await self.client.chat(
-                messages, caller="judge", schema=schema, max_tokens=self.max_tokens,
-                temperature=0.0 if i == 0 else self.retry_temperature,
-                cache_scope=self.cache_scope, attempt=i)
+            try:
+                # attempt=i changes the cache key so a cached bad answer is not replayed.
+                res = await self.client.chat(
+                    messages, caller="judge", schema=schema, max_tokens=self.max_tokens,
+                    temperature=0.0 if i == 0 else self.retry_temperature,
+                    cache_scope=self.cache_scope, attempt=i)
+            except refused as e:  # retrying the same request would be refused again
+                return Verdict(kind=kind, valid=False, judge=self.identity,
+                               reason=f"request refused: {e}", attempts=i + 1)
             raw = res.text or ""
             obj = res.json if isinstance(res.json, dict) else _loads(raw)
             if obj is None:

@@ -58,9 +58,11 @@ SLOTS: dict[str, dict[str, str]] = {
     "job": {"fact": "{N}'s job title is {v}", "update": "{N}'s job title is now {v}",
             "ask": "What is {N}'s job title?", "ask_now": "What is {N}'s job title now?"},
     "hobby": {"fact": "{N}'s favorite hobby is {v}", "update": "{N}'s favorite hobby is now {v}",
-              "ask": "What is {N}'s favorite hobby?", "ask_now": "What is {N}'s favorite hobby now?"},
+              "ask": "What is {N}'s favorite hobby?",
+              "ask_now": "What is {N}'s favorite hobby now?"},
     "food": {"fact": "{N}'s favorite food is {v}", "update": "{N}'s favorite food is now {v}",
-             "ask": "What is {N}'s favorite food?", "ask_now": "What is {N}'s favorite food now?"},
+             "ask": "What is {N}'s favorite food?",
+             "ask_now": "What is {N}'s favorite food now?"},
 }
 OPENERS = ["Something to remember about me:", "A quick note for you:", "By the way,",
            "For your records:", "Here is something new:"]
@@ -166,6 +168,7 @@ class _UserGen:
             SLOTS[slot]["fact"].format(N=self.N, v=wrong), "Persona Memory", "interference",
             reason=f"The assistant asserts a {slot} the user never stated, contradicting "
                    f"the user's own statement.",
+            # The referenced point may live in an earlier session; its index is local to it.
             reference_memory_content=true["memory_content"],
             reference_memory_index=true["index"], reference_memory_type=true["memory_type"])
         return point, wrong
@@ -316,3 +319,24 @@ def generator_info() -> dict[str, Any]:
     except Exception:
         faker_version = None
     return {"generator": "halumem-synth", "version": GENERATOR_VERSION, "faker": faker_version}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m memeval.tasks.halumem.synth --size tiny --seed 0 --out synth.jsonl"""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="halumem-synth", description=__doc__.splitlines()[0])
+    ap.add_argument("--size", default="tiny", help=f"one of {', '.join(SIZES)}")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", required=True, type=Path)
+    args = ap.parse_args(argv)
+    try:
+        path = write_jsonl(args.out, args.size, args.seed)
+    except UserError as e:
+        ap.exit(2, f"halumem-synth: {e}\n")
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -16,6 +16,7 @@ from memeval.tasks.locomo import loader, prompts
 from memeval.tasks.locomo.scoring import category_name, score_answer
 
 LICENSE = "CC BY-NC 4.0"
+QUESTION_RESERVE = 256  # tokens kept free for the question, options and chat template
 
 
 def render_memory(m: Memory) -> str:
@@ -121,9 +122,12 @@ class LoCoMoTask:
                                        sample.sample_id)
         if getattr(system, "fits_window", False):
             window = getattr(ctx.llm.endpoint, "context_window", None) or 8192
-            overhead = sum([await ctx.llm.count_tokens(m["content"]) for m in msgs]) + 48
+            window = min(window, getattr(system, "max_context", None) or window)
+            # A fixed reserve (not this question's length) keeps the kept turns identical across
+            # a conversation's questions, so the server reuses the KV cache of the long prefix.
+            reserve = await ctx.llm.count_tokens(msgs[0]["content"]) + QUESTION_RESERVE
             lines, dropped, used = await fit_to_window(
-                ctx.llm, lines, window - overhead - self.answer_max_tokens)
+                ctx.llm, lines, window - reserve - self.answer_max_tokens)
             meta.update(truncated_turns=dropped, context_tokens=used)
             hits = hits[dropped:]
         msgs = prompts.answer_messages(conv.speaker_a, conv.speaker_b, lines, q, ref["category"],

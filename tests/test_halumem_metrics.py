@@ -1,0 +1,302 @@
+"""HaluMem metrics on hand-built verdict sets (results computed by hand in the comments),
+routing, the empty-extraction rule, and the judges that produce the verdicts."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from memeval.tasks.halumem import metrics as M
+from memeval.tasks.halumem.judges import EMPTY_RULE, ExactJudge, LLMJudge, Verdict
+from memeval.tasks.halumem.metrics import AccuracyRecord, IntegrityRecord, QARecord, UpdateRecord
+from memeval.tasks.halumem.schema import MemoryPoint, Message, Question
+
+
+def I(user: str, mtype: str, imp: float, score: int | None, inter: bool = False,
+      session: int = 0, idx: int = 0, empty: bool = False) -> IntegrityRecord:
+    return IntegrityRecord(user=user, session=session, point_index=idx, memory_type=mtype,
+                           is_interference=inter, importance=imp, score=score,
+                           empty_extraction=empty)
+
+
+P, E, R = "Persona Memory", "Event Memory", "Relationship Memory"
+
+INTEGRITY = [
+    I("u1", P, 1.0, 2),               # r1 full
+    I("u1", P, 0.5, 1),               # r2 partial: 0 in R, 0.5 in weighted R
+    I("u1", E, 1.0, 0),               # r3 missed
+    I("u2", R, 0.5, None),            # r4 invalid verdict
+    I("u1", P, 1.0, 0, inter=True),   # i1 distractor resisted
+    I("u1", E, 1.0, 2, inter=True),   # i2 distractor stored
+    I("u2", P, 1.0, None, inter=True),  # i3 invalid
+]
+ACCURACY = [
+    AccuracyRecord(user="u1", session=0, score=2, is_included=True),    # a1 s=1
+    AccuracyRecord(user="u1", session=0, score=1, is_included=True),    # a2 s=0.5
+    AccuracyRecord(user="u1", session=0, score=0, is_included=False),   # a3 s=0
+    AccuracyRecord(user="u2", session=0, score=None, is_included=None),  # a4 invalid
+    AccuracyRecord(user="u2", session=0, score=2, is_included=False),   # a5 s=1
+]
+UPDATE = [
+    UpdateRecord(user="u1", session=1, point_index=1, memory_type=P, label="Correct"),
+    UpdateRecord(user="u1", session=1, point_index=2, memory_type=P, label="Omission"),
+    UpdateRecord(user="u2", session=1, point_index=1, memory_type=E, label="Hallucination"),
+    UpdateRecord(user="u2", session=1, point_index=2, memory_type=E, label=None),
+]
+QA = [
+    QARecord(user="u1", session=0, question_type="Basic Fact Recall", difficulty="easy",
+             label="Correct"),
+    QARecord(user="u1", session=0, question_type="Basic Fact Recall", difficulty="easy",
+             label="Hallucination"),
+    QARecord(user="u1", session=1, question_type="Memory Boundary", difficulty="medium",
+             label="Correct"),
+    QARecord(user="u2", session=0, question_type="Multi-hop Inference", difficulty="hard",
+             label="Omission"),
+    QARecord(user="u2", session=0, question_type="Multi-hop Inference", difficulty="hard",
+             label=None),
+]
+
+
+@pytest.fixture(scope="module")
+def m() -> M.HaluMemMetrics:
+    return M.compute(INTEGRITY, ACCURACY, UPDATE, QA)
+
+
+def test_recall_partial_credit(m: M.HaluMemMetrics) -> None:
+    v = m.values
+    # R(all) = #score 2 / #non-interference = 1/4 (r2's partial counts 0, r4 invalid counts 0)
+    assert v["recall(all)"] == pytest.approx(0.25)
+    # R(valid) = 1/3 (r4 dropped)
+    assert v["recall(valid)"] == pytest.approx(1 / 3)
+    # W-R(all) = (1.0*1 + 0.5*0.5 + 1.0*0 + 0.5*0) / (1.0+0.5+1.0+0.5) = 1.25/3.0
+    assert v["weighted_recall(all)"] == pytest.approx(1.25 / 3.0)
+    # W-R(valid) = 1.25 / (1.0+0.5+1.0) = 0.5
+    assert v["weighted_recall(valid)"] == pytest.approx(0.5)
+    r = m.ratios["recall(all)"]
+    assert r.num == [1.0, 0.0, 0.0, 0.0] and r.den == [1.0] * 4
+    assert r.clusters == ["u1", "u1", "u1", "u2"] and r.n == 4
+    assert m.ratios["weighted_recall(all)"].num == [1.0, 0.25, 0.0, 0.0]
+
+
+def test_fmr_accuracy_precision_f1(m: M.HaluMemMetrics) -> None:
+    v = m.values
+    # FMR(all) = interference scored 0 / interference = 1/3; (valid) = 1/2
+    assert v["fmr(all)"] == pytest.approx(1 / 3)
+    assert v["fmr(valid)"] == pytest.approx(0.5)
+    # Accuracy(all) = (1 + 0.5 + 0 + 0 + 1) / 5 = 0.5; (valid) = 2.5/4 = 0.625
+    assert v["memory_accuracy(all)"] == pytest.approx(0.5)
+    assert v["memory_accuracy(valid)"] == pytest.approx(0.625)
+    # Target P = (1 + 0.5) / 2 over is_included = true (a1, a2) = 0.75, both variants
+    assert v["target_precision(all)"] == pytest.approx(0.75)
+    assert v["target_precision(valid)"] == pytest.approx(0.75)
+    # F1 from the (all) values: 2 * 0.75 * 0.25 / (0.75 + 0.25) = 0.375
+    assert v["extraction_f1"] == pytest.approx(0.375)
+
+
+def test_target_precision_invalid_but_included() -> None:
+    recs = [AccuracyRecord(user="u", session=0, score=2, is_included=True),
+            AccuracyRecord(user="u", session=0, score=None, is_included=True)]
+    # (all): (1 + 0) / 2 = 0.5; (valid): 1 / 1 = 1.0
+    assert M.target_precision(recs, "all").value == pytest.approx(0.5)
+    assert M.target_precision(recs, "valid").value == pytest.approx(1.0)
+
+
+def test_update_shares(m: M.HaluMemMetrics) -> None:
+    v = m.values
+    # 4 records, one invalid: C 1/4, O 1/4, H 1/4, Other 0/4; (valid): 1/3 each, Other 0/3
+    assert v["update_correct(all)"] == pytest.approx(0.25)
+    assert v["update_omission(all)"] == pytest.approx(0.25)
+    assert v["update_hallucination(all)"] == pytest.approx(0.25)
+    assert v["update_other(all)"] == 0.0
+    assert v["update_correct(valid)"] == pytest.approx(1 / 3)
+    assert v["update_other(valid)"] == 0.0
+
+
+def test_qa_shares_overall_and_strata(m: M.HaluMemMetrics) -> None:
+    v = m.values
+    # 5 questions, one invalid: C 2/5, H 1/5, O 1/5; (valid): C 2/4
+    assert v["qa_correct(all)"] == pytest.approx(0.4)
+    assert v["qa_hallucination(all)"] == pytest.approx(0.2)
+    assert v["qa_omission(all)"] == pytest.approx(0.2)
+    assert v["qa_correct(valid)"] == pytest.approx(0.5)
+    # Basic Fact Recall: C 1/2, H 1/2; Memory Boundary: C 1/1
+    assert v["qa_correct(all)/question_type=Basic Fact Recall"] == pytest.approx(0.5)
+    assert v["qa_hallucination(all)/question_type=Basic Fact Recall"] == pytest.approx(0.5)
+    assert v["qa_correct(all)/question_type=Memory Boundary"] == 1.0
+    # Multi-hop: (all) O 1/2; (valid) O 1/1
+    assert v["qa_omission(all)/question_type=Multi-hop Inference"] == pytest.approx(0.5)
+    assert v["qa_omission(valid)/question_type=Multi-hop Inference"] == 1.0
+    # A type with no questions: None, not 0
+    assert v["qa_correct(all)/question_type=Dynamic Update"] is None
+    # difficulty: easy C 1/2, medium C 1/1, hard C 0/2
+    assert v["qa_correct(all)/difficulty=easy"] == pytest.approx(0.5)
+    assert v["qa_correct(all)/difficulty=medium"] == 1.0
+    assert v["qa_correct(all)/difficulty=hard"] == 0.0
+
+
+def test_typewise_accuracy_excludes_interference(m: M.HaluMemMetrics) -> None:
+    v = m.values
+    # Persona: integrity r1 (2), r2 (1) + updates Correct, Omission -> (1 + 1) / 4 = 0.5
+    # (upstream would add i1 and i3 -> 2/6)
+    assert v["typewise_accuracy(all)/memory_type=Persona Memory"] == pytest.approx(0.5)
+    # Event: r3 (0) + Hallucination + invalid -> 0/3; the stored distractor i2 (score 2)
+    # must not count (upstream: 1/4 = 0.25)
+    assert v["typewise_accuracy(all)/memory_type=Event Memory"] == 0.0
+    assert v["typewise_accuracy(valid)/memory_type=Event Memory"] == 0.0
+    assert m.ratios["typewise_accuracy(all)/memory_type=Event Memory"].n == 3
+    # Relationship: only r4 (invalid) -> (all) 0/1; (valid) zero denominator -> None
+    assert v["typewise_accuracy(all)/memory_type=Relationship Memory"] == 0.0
+    assert v["typewise_accuracy(valid)/memory_type=Relationship Memory"] is None
+
+
+def test_counts(m: M.HaluMemMetrics) -> None:
+    assert m.counts == {"integrity": 4, "interference": 3, "integrity_invalid": 2,
+                        "accuracy": 5, "accuracy_invalid": 1, "update": 4,
+                        "update_invalid": 1, "qa": 5, "qa_invalid": 1}
+
+
+def test_zero_denominators_are_none() -> None:
+    m = M.compute([], [], [], [])
+    assert all(val is None for val in m.values.values())
+    # only interference records: recall undefined, FMR defined
+    only = M.compute([I("u", P, 1.0, 0, inter=True)], [], [], [])
+    assert only.values["recall(all)"] is None and only.values["fmr(all)"] == 1.0
+    assert only.values["extraction_f1"] is None
+    # zero importance: weighted recall undefined
+    assert M.weighted_recall([I("u", P, 0.0, 2)]).value is None
+    assert M.extraction_f1(0.0, 0.0) == 0.0
+
+
+def _pt(index: int, upd: bool = False, inter: bool = False, text: str = "") -> MemoryPoint:
+    return MemoryPoint(index=index, memory_content=text or f"fact {index}",
+                       memory_type="Persona Memory",
+                       memory_source="interference" if inter else "secondary",
+                       is_update="True" if upd else "False",
+                       original_memories=["old fact"] if upd else [], importance=1.0)
+
+
+def test_routing_update_vs_integrity() -> None:
+    pts = [_pt(1, upd=True), _pt(2, upd=True), _pt(3, upd=True), _pt(4), _pt(5, inter=True)]
+    hits = {1: ["new fact 1"], 2: [], 4: ["something"]}  # 3 never searched
+    to_integrity, to_update = M.route_points(pts, hits)
+    assert [p.index for p in to_update] == [1]
+    # empty search (2), no search (3), non-update with hits (4), interference (5) -> integrity
+    assert [p.index for p in to_integrity] == [2, 3, 4, 5]
+
+
+def test_empty_extraction_rule_and_fmr_effect() -> None:
+    session0 = [_pt(1), _pt(2, inter=True), _pt(3, inter=True)]
+    assert M.is_empty_extraction([]) and M.is_empty_extraction(["", "  "])
+    recs = M.empty_extraction_records("u", 0, session0)
+    assert [r.score for r in recs] == [0, 0, 0] and all(r.empty_extraction for r in recs)
+    recs.append(I("u", P, 1.0, 2, inter=True, session=1))  # a distractor stored later
+    eff = M.empty_extraction_effect(recs)
+    # FMR(all) = 2 resisted (both free, from the empty session) / 3 = 2/3
+    # without the empty session: 0 / 1 = 0
+    assert eff["fmr(all)"] == pytest.approx(2 / 3)
+    assert eff["fmr_excluding_empty_sessions(all)"] == 0.0
+    assert eff["empty_sessions"] == 1 and eff["interference_in_empty_sessions"] == 2
+    assert M.recall(recs).value == 0.0  # the gold point of the empty session counts as missed
+
+
+# -- judges ---------------------------------------------------------------------------------
+@dataclass
+class _Res:
+    text: str
+    json: dict[str, Any] | None = None
+    cached: bool = False
+
+
+class FakeClient:
+    identity = "fake-judge@test"
+
+    def __init__(self, replies: list[_Res]) -> None:
+        self.replies, self.calls = list(replies), []  # type: list[_Res], list[dict[str, Any]]
+
+    async def chat(self, messages: list[dict[str, str]], **kw: Any) -> _Res:
+        self.calls.append({"messages": messages, **kw})
+        return self.replies.pop(0)
+
+
+Q = Question(question="Where does Ann live?", answer="Oslo", difficulty="easy",
+             question_type="Basic Fact Recall",
+             evidence=[{"memory_content": "Ann lives in Oslo", "memory_type": "Persona Memory"}])
+
+
+def test_llm_judge_retries_then_succeeds() -> None:
+    client = FakeClient([_Res("sure! the label is correct"),
+                         _Res('```json\n{"reasoning": "ok", "label": "correct"}\n```')])
+    v = asyncio.run(LLMJudge(client).qa(Q, "Oslo"))
+    assert v.valid and v.label == "Correct" and v.attempts == 2 and v.judge == "fake-judge@test"
+    assert [c["attempt"] for c in client.calls] == [0, 1]
+    assert [c["temperature"] for c in client.calls] == [0.0, 0.3]
+    assert client.calls[0]["caller"] == "judge" and client.calls[0]["schema"]["required"]
+
+
+def test_llm_judge_invalid_after_n_attempts() -> None:
+    client = FakeClient([_Res("x", json={"label": "Maybe"}) for _ in range(3)])
+    v = asyncio.run(LLMJudge(client, attempts=3).update(["m"], _pt(1, upd=True)))
+    assert not v.valid and v.label is None and v.raw == "x" and v.attempts == 3
+    assert "bad label 'Maybe'" in (v.reason or "")
+    rec = M.UpdateRecord.of("u", 0, _pt(1, upd=True), v)
+    assert rec.label is None
+
+
+def test_llm_judge_accuracy_parsing_and_layout() -> None:
+    client = FakeClient([_Res('{"reasoning": "r", "accuracy_score": "2", '
+                              '"is_included_in_golden_memories": "true"}')])
+    dialogue = [Message(role="user", content="I live in Oslo.", timestamp="t")]
+    v = asyncio.run(LLMJudge(client).accuracy(dialogue, [_pt(1, text="Ann lives in Oslo")],
+                                              "Ann lives in Oslo"))
+    assert v.valid and v.score == 2 and v.is_included is True
+    shared = client.calls[0]["messages"][1]["content"]
+    assert shared.startswith("Session dialogue:") and shared.endswith("Ann lives in Oslo")
+    first = FakeClient([_Res('{"reasoning": "r", "accuracy_score": 0, '
+                             '"is_included_in_golden_memories": false}')])
+    asyncio.run(LLMJudge(first, layout="memory_first").accuracy(dialogue, [], "X"))
+    assert first.calls[0]["messages"][1]["content"].startswith("Memory to check:\nX")
+
+
+def test_empty_extraction_needs_no_judge_call() -> None:
+    client = FakeClient([])  # any call would fail on pop()
+    v = asyncio.run(LLMJudge(client).integrity([], _pt(1)))
+    assert v.valid and v.score == 0 and v.judge == EMPTY_RULE and not client.calls
+    assert M.IntegrityRecord.of("u", 0, _pt(1), v).empty_extraction
+
+
+def test_exact_judge_update_and_qa() -> None:
+    j = ExactJudge()
+    upd = _pt(1, upd=True, text="Ann now lives in Bergen")
+    assert asyncio.run(j.update(["Ann now lives in Bergen!"], upd)).label == "Correct"
+    assert asyncio.run(j.update(["Ann likes tea"], upd)).label == "Omission"
+    assert asyncio.run(j.update(["Ann now lives in Bergen", "Old fact"], upd)).label == "Other"
+    assert asyncio.run(j.qa(Q, "She lives in Oslo.")).label == "Correct"
+    assert asyncio.run(j.qa(Q, "Bergen")).label == "Omission"
+    unk = Question(question="Blood type?", answer="unknown", difficulty="medium",
+                   question_type="Memory Boundary")
+    assert asyncio.run(j.qa(unk, "That was not mentioned.")).label == "Correct"
+    assert asyncio.run(j.qa(unk, "Type A")).label == "Hallucination"
+    v: Verdict = asyncio.run(j.accuracy([], [_pt(1, text="Ann lives in Oslo"),
+                                             _pt(2, inter=True, text="Ann lives in Rome")],
+                                        "Ann lives in Rome"))
+    assert v.score == 0 and v.is_included is False  # interference is not gold
+
+
+def test_refused_request_is_an_invalid_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Refused(Exception):
+        pass
+
+    class RefusingClient(FakeClient):
+        async def chat(self, messages: list[dict[str, str]], **kw: Any) -> _Res:
+            self.calls.append(kw)
+            raise Refused("HTTP 400: prompt exceeds the context window")
+
+    from memeval.tasks.halumem import judges
+
+    monkeypatch.setattr(judges, "_refusal_types", lambda: (Refused,))
+    client = RefusingClient([])
+    v = asyncio.run(LLMJudge(client).qa(Q, "Oslo"))
+    assert not v.valid and "context window" in (v.reason or "") and len(client.calls) == 1

@@ -21,7 +21,8 @@ if not console.is_terminal:
 err = Console(stderr=True, soft_wrap=True)  # one error = one line, however long
 
 # Modules with a `register(subparsers)` that adds their commands (each sets `func` on its parser).
-EXTENSIONS: list[str] = []
+EXTENSIONS: list[str] = ["memeval.compare", "memeval.audit_cli", "memeval.gov", "memeval.report",
+                          "memeval.reproduce"]
 
 EPILOG = """examples:
   memeval run --suite demo                          offline demo on the embedded LLM
@@ -50,7 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--limit", type=int, help="first N samples only (in data order)")
     r.add_argument("--seed", type=int, action="append", help="seed (repeatable; default 0)")
     r.add_argument("--data", help="data file for the task (default: the bundled copy)")
-    r.add_argument("--judge", choices=["llm", "none"], help="judge metrics (default: suite's)")
+    r.add_argument("--judge", choices=["llm", "exact", "none"],
+                   help="judge metrics: llm, exact (HaluMem packs: deterministic text match), "
+                        "none (default: the suite's)")
+    r.add_argument("--limit-sessions", type=int, help="HaluMem packs: first N sessions per user")
     _llm_args(r)
     r.add_argument("--out", type=Path, help="run folder (one job) or parent folder (several "
                    "jobs); default runs/<task>__<system>__s<seed>[__n<limit>]")
@@ -149,6 +153,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         opts = dict(t.options)
         if args.data:
             opts["data"] = args.data
+        if args.limit_sessions is not None:
+            opts["limit_sessions"] = args.limit_sessions
         for sys_spec in systems:
             sname, sopts = parse_spec(sys_spec)
             for seed in seeds:
@@ -192,11 +198,11 @@ def cmd_score(args: argparse.Namespace) -> int:
     task = make_task(spec)
     previous = folder.metrics() if folder.metrics_path.exists() else {}
     with ExitStack() as stack:
-        llm = open_llm(args, stack) if (args.judge or args.rejudge) else None
+        judging = bool(args.judge or args.rejudge) and spec.judge is not None
+        llm = open_llm(args, stack) if judging and spec.judge == "llm" else None
         ctx = RunContext(llm=llm, seed=spec.seed, system_name=spec.system, judge=spec.judge,
                          concurrency=llm.max_connections if llm else 1)
-        metrics = asyncio.run(score_run(folder, task, ctx, judge=llm is not None,
-                                        rejudge=args.rejudge))
+        metrics = asyncio.run(score_run(folder, task, ctx, judge=judging, rejudge=args.rejudge))
     for key in ("counts", "cost", "system"):
         if key in previous:
             metrics[key] = previous[key]

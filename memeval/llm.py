@@ -261,8 +261,9 @@ class LLMClient:
                 return resp.json()
             text = resp.text[:500]
             if schema is not None and body is not None and _is_schema_rejection(
-                    resp.status_code, text) and self._backend != "llamacpp":
-                # Servers such as llama.cpp's reject OpenAI's json_schema: switch format once.
+                    resp.status_code, text) and body["response_format"]["type"] == "json_schema":
+                # Servers such as llama.cpp's reject OpenAI's json_schema: switch the format
+                # (for this request, even if a concurrent one switched the client already).
                 self._backend = "llamacpp"
                 body["response_format"] = schema_format("llamacpp", schema)
                 continue

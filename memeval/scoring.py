@@ -18,8 +18,9 @@ async def score_run(folder: RunFolder, task: Any, ctx: RunContext, *, judge: boo
     kept = [] if rejudge else [s for s in folder.scores(repair=True) if s.metric in judge_names]
     fresh = [s for p in preds.values() for s in task.score(p)]
     folder.write_scores(fresh + kept)
-    if judge and ctx.llm is not None and judge_names:
-        judged = {s.sample_id for s in kept}
+    kept = _complete_batches(kept)
+    if judge and (ctx.llm is not None or ctx.judge == "exact") and judge_names:
+        judged = {s.detail.get("prediction_id", s.sample_id) for s in kept}
         todo = [p for p in preds.values() if p.sample_id not in judged]
         writer = JsonlWriter(folder.scores_path)
         bar = progress.add_task("judging", total=len(todo)) if progress is not None else None
@@ -28,8 +29,7 @@ async def score_run(folder: RunFolder, task: Any, ctx: RunContext, *, judge: boo
         async def one(pred: Any) -> list[Score]:
             async with sem:
                 out = await task.judge(pred, ctx)
-            for s in out:
-                writer.write(s)
+            writer.write_many(out)
             if bar is not None:
                 progress.advance(bar)
             return out
@@ -39,4 +39,16 @@ async def score_run(folder: RunFolder, task: Any, ctx: RunContext, *, judge: boo
                 kept.extend(got)
         finally:
             writer.close()
-    return {"task": task.name, "task_version": task.version, **task.aggregate(fresh + kept)}
+    return {"task": task.name, "task_version": task.version,
+            **task.aggregate(fresh + kept, predictions=list(preds.values()))}
+
+
+def _complete_batches(scores: list[Score]) -> list[Score]:
+    """Verdicts written per prediction as a batch (detail: prediction_id, batch): a batch cut
+    short by a killed run is dropped and judged again (its calls are cache hits)."""
+    counts: dict[str, int] = {}
+    for s in scores:
+        if "batch" in s.detail:
+            counts[s.detail["prediction_id"]] = counts.get(s.detail["prediction_id"], 0) + 1
+    return [s for s in scores if "batch" not in s.detail
+            or counts[s.detail["prediction_id"]] == s.detail["batch"]]

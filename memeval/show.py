@@ -23,7 +23,7 @@ def _ci(ci: Any) -> str:
 def metric_rows(metrics: dict[str, Any], convention: str = "data") -> list[list[str]]:
     rows = []
     for name, entry in metrics.items():
-        blocks = [("overall", entry["overall"])]
+        blocks = [("overall", entry["overall"])] if "overall" in entry else []
         for key, val in entry.items():
             if key.startswith("by_"):
                 for stratum, block in val.items():
@@ -32,7 +32,8 @@ def metric_rows(metrics: dict[str, Any], convention: str = "data") -> list[list[
         for label, block in blocks:
             a = block["all"]
             rows.append([name, label, str(a["n"]), str(a["n_clusters"]), _fmt(a["mean"]),
-                         _ci(a.get("ci_t")), _ci(a.get("ci_boot")), str(block["n_invalid"])])
+                         _ci(a.get("ci_t")), _ci(a.get("ci_boot")),
+                         str(block.get("n_invalid", 0))])
     return rows
 
 

@@ -32,7 +32,9 @@ class Suite:
 
 def _suite_files() -> dict[str, Path]:
     root = resources.files("memeval.suites")
-    return {Path(str(p)).stem: Path(str(p)) for p in root.iterdir() if str(p).endswith(".yaml")}
+    # policy-*.yaml are gate policies (memeval.gov), not suites
+    return {Path(str(p)).stem: Path(str(p)) for p in root.iterdir() if str(p).endswith(".yaml")
+            and not Path(str(p)).name.startswith("policy-")}
 
 
 def names() -> dict[str, str]:

@@ -21,3 +21,9 @@ if [ ! -f "$stamp" ]; then
   rm -f "$VENV"/.memeval-setup-*
   touch "$stamp"
 fi
+# Headless Chromium (Debian package) for tests/test_report_browser.py; Playwright drives it and
+# never downloads a browser of its own.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "[setup] installing chromium (apt)" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi

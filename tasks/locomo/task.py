@@ -171,7 +171,7 @@ class LoCoMoTask:
     async def judge(self, pred: Prediction, ctx: RunContext) -> list[Score]:
         ref = pred.reference
         cat = int(ref["category"])
-        if cat not in self.judge_categories or ref["answer"] is None:
+        if ctx.judge != "llm" or cat not in self.judge_categories or ref["answer"] is None:
             return []
         strata = {"category": str(cat)}
         out: list[Score] = []
@@ -208,7 +208,7 @@ class LoCoMoTask:
                 return label
         return None  # invalid verdict: counted in "(all)" as wrong, excluded in "(valid)"
 
-    def aggregate(self, scores: Iterable[Score]) -> dict[str, Any]:
+    def aggregate(self, scores: Iterable[Score], predictions: Any = None) -> dict[str, Any]:
         metrics = aggregate_scores(scores, strata_key="category")
         for per in metrics.values():
             for key, block in per.get("by_category", {}).items():

@@ -1,0 +1,1 @@
+"""Recognition / recall / retention pack (Orhan 2023)."""

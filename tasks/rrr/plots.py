@@ -1,0 +1,65 @@
+"""Accuracy vs exposures and vs retention steps, from the aggregated `<kind>@<checkpoint>` cells."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on servers and in tests
+import matplotlib.pyplot as plt  # noqa: E402
+
+SERIES = {"recognition": "recognition ({kind} foils)", "recall_exact": "recall exact ({kind})",
+          "recall_rouge_l": "recall ROUGE-L ({kind})"}
+
+
+def _series(metrics: dict[str, Any], phase: str) -> dict[str, list[tuple[int, float, Any]]]:
+    """label -> [(x, mean, ci)] for checkpoints of one phase ("E" or "R")."""
+    out: dict[str, list[tuple[int, float, Any]]] = {}
+    for metric, label in SERIES.items():
+        for cell, block in metrics.get(metric, {}).get("by_cell", {}).items():
+            kind, _, cp = cell.partition("@")
+            if cp[:1] != phase or block["all"]["mean"] is None:
+                continue
+            a = block["all"]
+            ci = a.get("ci_boot") if a.get("method", "").endswith("/bootstrap") else a.get("ci_t")
+            out.setdefault(label.format(kind=kind), []).append((int(cp[1:]), a["mean"], ci))
+    return {k: sorted(v) for k, v in sorted(out.items())}
+
+
+def _panel(ax: Any, series: dict[str, list[tuple[int, float, Any]]], xlabel: str,
+           log: bool) -> None:
+    for label, pts in series.items():
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        style = "o-" if label.startswith("recognition") else "s--"
+        line = ax.plot(xs, ys, style, label=label, ms=4)[0]
+        lo = [p[2][0] if p[2] and p[2][0] is not None else p[1] for p in pts]
+        hi = [p[2][1] if p[2] and p[2][1] is not None else p[1] for p in pts]
+        ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.12)
+    ax.axhline(0.5, color="gray", lw=0.8, ls=":")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("accuracy / score")
+    if log:
+        ax.set_xscale("log")
+    ax.legend(fontsize=6, loc="lower left" if not log else "lower left")
+
+
+def plot_rrr(metrics: dict[str, Any], out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for phase, name, xlabel, log in (("E", "rrr_exposures.png", "exposures (epochs)", False),
+                                     ("R", "rrr_retention.png", "retention steps", True)):
+        series = _series(metrics, phase)
+        if not series:
+            continue
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        _panel(ax, series, xlabel, log)
+        ax.set_title("recognition / recall " + ("vs exposures" if phase == "E"
+                                                else "while training on unrelated text"))
+        fig.tight_layout()
+        fig.savefig(out_dir / name, dpi=120)
+        plt.close(fig)
+        paths.append(out_dir / name)
+    return paths

@@ -1,0 +1,118 @@
+"""`memeval compare` on real runs: refusals, identity, a real pair, JSON, ranks with ties."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import memeval_runs as mr
+from memeval.compare import CompareReport, compare_runs, parse_stratum
+from memeval.errors import UserError
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def pair() -> tuple[Path, Path]:
+    return mr.bm25(), mr.no_memory()
+
+
+def test_refuses_runs_on_other_data(pair: tuple[Path, Path]) -> None:
+    # Same questions (cache hits), other bytes: a different data sha256 must be refused.
+    other = mr.run("bm25-otherdata", "--task", "locomo", "--data",
+                   str(mr.locomo_subset(tag="x")), "--system", "rag-bm25:k=2")
+    res = mr.memeval("compare", str(pair[0]), str(other), check=False)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "data sha256 differs" in res.stderr and "Traceback" not in res.stderr
+    with pytest.raises(UserError, match="data sha256 differs"):
+        compare_runs([pair[0], other])
+
+
+def test_refuses_runs_of_another_task_version(pair: tuple[Path, Path], tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # A real run made by a LoCoMo pack that reports another version (patched in this process).
+    from memeval import cli
+    from memeval.tasks.locomo.task import LoCoMoTask
+
+    monkeypatch.setattr(LoCoMoTask, "version", "0.9-test")
+    monkeypatch.setenv("MEMEVAL_CACHE_DIR", str(mr.CACHE))
+    out = tmp_path / "old-version"
+    assert cli.main(["run", "--task", "locomo", "--data", str(mr.locomo_subset()), "--system",
+                     "no-memory", "--limit", "20", "--out", str(out)]) == 0
+    assert json.loads((out / "manifest.json").read_text())["task"]["version"] == "0.9-test"
+    with pytest.raises(UserError, match="task version differs.*'1.0'.*'0.9-test'"):
+        compare_runs([pair[1], out])
+
+
+def test_run_against_its_reproduction_is_identical(pair: tuple[Path, Path],
+                                                   tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    res = mr.memeval("reproduce", str(pair[0]), "--out", str(again))
+    assert "all metrics within the original CIs" in res.stdout
+    rep = json.loads((again / "reproduction.json").read_text())
+    assert rep["checks"] and not any(c["differs"] for c in rep["checks"])
+    out = compare_runs([pair[0], again], n_boot=2000, n_perm=2000)
+    assert out.pairs
+    for p in out.pairs:
+        assert p.diff == 0.0 and p.ci == (0.0, 0.0), p
+        assert p.p_raw == 1.0 and p.p_corrected == 1.0 and not p.significant
+        assert p.cohens_d == 0.0
+    assert all(e.rank == 1 and e.shared for es in out.rankings.values() for e in es)
+
+
+def test_memory_vs_no_memory_output_and_json(pair: tuple[Path, Path], tmp_path: Path) -> None:
+    js = tmp_path / "cmp.json"
+    res = mr.memeval("compare", str(pair[0]), str(pair[1]), "--json", str(js),
+                     "--correction", "fdr_bh")
+    assert "fdr_bh" in res.stdout and "(all)" in res.stdout  # method and estimator are stated
+    rep = CompareReport.model_validate_json(js.read_text())
+    assert rep.correction == "fdr_bh" and [r.system for r in rep.runs] == ["rag-bm25",
+                                                                           "no-memory"]
+    assert set(rep.metrics) == {"f1_official", "f1_set", "bleu1"}
+    by = {p.metric: p for p in rep.pairs}
+    f1 = by["f1_official"]
+    assert (f1.n, f1.n_clusters) == (40, 10) and not f1.binary and f1.test == "cluster_signflip"
+    assert f1.wilcoxon is not None and f1.mcnemar is None and f1.signflip["exact"]
+    assert f1.ci is not None and f1.ci[0] <= f1.diff <= f1.ci[1]
+    assert f1.diff == pytest.approx(f1.mean_a - f1.mean_b)
+    assert f1.mde is not None and f1.mde > 0 and -1 <= f1.cliffs_delta <= 1
+    # bleu1/f1_set need a gold answer: category-5 items have none, so 10 items there
+    assert by["f1_set"].n == 10
+    for p in rep.pairs:  # every test corrected, fdr_bh never below the raw p
+        assert p.p_corrected is not None and p.p_corrected >= p.p_raw - 1e-12
+
+
+def test_binary_stratum_uses_exact_mcnemar(pair: tuple[Path, Path]) -> None:
+    rep = compare_runs(list(pair), ["f1_official"], stratum=parse_stratum(["category=5"]),
+                       n_boot=2000, n_perm=2000)
+    (p,) = rep.pairs
+    assert p.binary and p.test == "mcnemar_exact" and p.n == 30
+    assert p.mcnemar is not None and p.p_raw == p.mcnemar["pvalue"]
+    assert p.signflip["pvalue"] is not None  # the cluster test is reported beside it
+
+
+def test_ranks_share_a_place_unless_corrected_tests_separate(pair: tuple[Path, Path]) -> None:
+    trunc = mr.bm25_truncated()
+    rep = compare_runs([pair[0], pair[1], trunc], ["f1_official"],
+                       stratum={"category": "5"}, n_boot=2000, n_perm=2000)
+    sig = {(p.a, p.b): p for p in rep.pairs}
+    bm, nm, tr = (r.label for r in rep.runs)
+    # preconditions on the real data: the one-token answers lose every refusal
+    assert sig[(bm, tr)].significant and sig[(nm, tr)].significant, rep.pairs
+    ranks = {e.run: e for e in rep.rankings["f1_official"]}
+    assert ranks[tr].rank == 3 and not ranks[tr].shared
+    if sig[(bm, nm)].significant:  # separated: distinct ranks
+        assert {ranks[bm].rank, ranks[nm].rank} == {1, 2}
+    else:  # not separated after correction: a shared first place
+        assert ranks[bm].rank == ranks[nm].rank == 1 and ranks[bm].shared and ranks[nm].shared
+    assert [e.run for e in rep.rankings["f1_official"]][-1] == tr
+
+
+def test_unknown_metric_and_bad_stratum_are_user_errors(pair: tuple[Path, Path]) -> None:
+    res = mr.memeval("compare", str(pair[0]), str(pair[1]), "--metric", "f1_offical",
+                     check=False)
+    assert res.returncode == 2 and "did you mean 'f1_official'" in res.stderr
+    with pytest.raises(UserError, match="KEY=VALUE"):
+        parse_stratum(["category"])

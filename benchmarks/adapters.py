@@ -83,7 +83,8 @@ def run_one(name: str, endpoint: Any, conv: loader.Conversation, sessions: int, 
             "search_p95": pct(search_s, .95), "calls_per_add": usage.get("calls", 0) / n_add,
             "prompt_tok_per_add": usage.get("prompt_tokens", 0) / n_add,
             "completion_tok_per_add": usage.get("completion_tokens", 0) / n_add,
-            "stored_per_session": sum(stored) / n_add, "hits_per_search": sum(hits) / max(1, len(hits)),
+            "stored_per_session": sum(stored) / n_add,
+            "hits_per_search": sum(hits) / max(1, len(hits)),
             "wall_s": time.perf_counter() - t_start,
             "failures": info.get("internal_failures", {})}
 

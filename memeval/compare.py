@@ -330,7 +330,8 @@ def compare_runs(paths: list[Path], metrics: list[str] | None = None, *,
             notes.append(f"task option {key!r} differs: " +
                          ", ".join(f"{r.label}={v!r}" for r, v in zip(runs, vals)))
     return CompareReport(created=utcnow(), runs=[_run_info(r) for r in runs], metrics=chosen,
-                         stratum=stratum or {}, correction=correction, alpha=ALPHA, n_boot=n_boot, n_perm=n_perm,
+                         stratum=stratum or {}, correction=correction, alpha=ALPHA,
+                         n_boot=n_boot, n_perm=n_perm,
                          seed=seed, pairs=pairs,
                          rankings={m: rank(m, runs, pairs) for m in chosen}, notes=notes)
 

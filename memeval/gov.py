@@ -243,7 +243,8 @@ def _snapshot(r: LoadedRun) -> Snapshot:
                     scores_sha256=sha256_file(f.scores_path),
                     audit_count=m.audit_tail.get("count"),
                     audit_last_sha256=m.audit_tail.get("last_sha256"), created=m.created,
-                    finished=m.finished, git_commit=m.git.get("commit"), git_dirty=m.git.get("dirty"))
+                    finished=m.finished, git_commit=m.git.get("commit"),
+                    git_dirty=m.git.get("dirty"))
 
 
 def _changed(base: LoadedRun, cand: LoadedRun) -> dict[str, Any]:
@@ -304,8 +305,9 @@ def gate(baseline: Path, candidate: Path, policy_spec: str | Path, *, operator: 
                  if r.margin is not None], not_run=NOT_RUN),
         rollback=Rollback(to_run=str(base.folder.path.resolve()), to_system=base.label,
                           reproduce=f"memeval reproduce {base.folder.path}",
-                          affects=f"memory system of task {task}; "
-                                  f"{'nothing (not admitted)' if decision != 'admit' else 'all its namespaces'}"),
+                          affects=f"the memory system evaluated on {task}: rolling back restores "
+                                  f"{base.label}" + ("" if decision == "admit" else
+                                                     " (nothing to undo: not admitted)")),
         audit=AuditInfo(memeval_version=__version__, operator=operator or _operator(),
                         approvals=approvals or [], policy_path=str(ppath.resolve()),
                         policy_sha256=psha, candidate_audit_log=str(cand.folder.audit_path),

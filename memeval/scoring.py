@@ -39,8 +39,11 @@ async def score_run(folder: RunFolder, task: Any, ctx: RunContext, *, judge: boo
                 kept.extend(got)
         finally:
             writer.close()
+    # Sorted, so metrics do not depend on the order in which samples finished (float sums).
+    scores = sorted(fresh + kept, key=lambda s: (s.sample_id, s.metric))
+    ordered = [preds[k] for k in sorted(preds)]
     return {"task": task.name, "task_version": task.version,
-            **task.aggregate(fresh + kept, predictions=list(preds.values()))}
+            **task.aggregate(scores, predictions=ordered)}
 
 
 def _complete_batches(scores: list[Score]) -> list[Score]:

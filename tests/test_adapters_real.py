@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 # Small caps keep each call short; the adapters' defaults are the libraries' own.
 SYSTEMS = {"amem": ("memeval.adapters.memory.amem:AMemSystem", {"max_tokens": 96}),
-           "mem0": ("memeval.adapters.memory.mem0:Mem0System", {"batch": 0, "max_tokens": 96}),
+           "mem0": ("memeval.adapters.memory.mem0:Mem0System", {"batch": 0, "max_tokens": 160}),
            "langmem": ("memeval.adapters.memory.langmem:LangMemSystem",
                        {"max_tokens": 128, "max_calls": 2})}
 
@@ -48,7 +48,7 @@ def turns(session_index: int, ids: list[str], speaker: str) -> Session:
 
 
 A_SESSION = ("D1:3", "D1:5")  # Caroline: LGBTQ support group, transgender stories
-B_SESSION = ("D2:1", "D2:3")  # Melanie: charity race, self-care
+B_SESSION = ("D2:1",)  # Melanie: charity race
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,8 @@ def test_add_reports_memories_that_search_finds(filled, client):
         hits = system.search("conv/Caroline", "LGBTQ support group", 5)
         assert any("LGBTQ support group" in h.text for h in hits)
         assert all(h.timestamp == "8 May 2023, 13:56" for h in hits)
-    assert adds or info["internal_failures"] or client.ledger.by_caller[f"system:{name}"].calls, \
+    # SmolLM2 often stores nothing through mem0/langmem; then the reason must be on record.
+    assert adds or info["internal_failures"] or info.get("stats", {}).get("empty_fact_lists"), \
         f"{name}: nothing stored and nothing counted"
     for m in adds:  # whatever the system extracted, search on its own words finds it
         found = system.search("conv/Caroline", m.text, 10)
@@ -146,22 +147,22 @@ def test_outage_is_counted_and_adding_recovers(name, tmp_path):
 
 
 def test_cli_run_records_internal_failures(llm_spec, tmp_path):
-    """`memeval run --system amem` end to end on a LoCoMo file cut to 3 turns and 3 questions."""
+    """`memeval run --system amem` end to end on a LoCoMo file cut to 2 turns and 2 questions."""
     raw = json.loads(loader.bundled_path().read_text(encoding="utf-8"))[0]
     conv = {k: v for k, v in raw["conversation"].items()
             if not k.startswith("session_") or k in ("session_1", "session_1_date_time")}
-    conv["session_1"] = conv["session_1"][2:5]
-    small = {**raw, "conversation": conv, "qa": raw["qa"][:3]}
+    conv["session_1"] = conv["session_1"][2:4]
+    small = {**raw, "conversation": conv, "qa": raw["qa"][:2]}
     data = tmp_path / "locomo-tiny.json"
     data.write_text(json.dumps([small]), encoding="utf-8")
     out = tmp_path / "run"
-    memeval("run", "--task", "locomo", "--system", "amem:max_tokens=96,k=5", "--limit", "3",
+    memeval("run", "--task", "locomo", "--system", "amem:max_tokens=96,k=5", "--limit", "2",
             "--llm", llm_spec, "--data", str(data), "--out", str(out), timeout=900)
     metrics = json.loads((out / "metrics.json").read_text())
     assert isinstance(metrics["counts"]["internal_failures"], dict)
-    assert metrics["cost"]["system:amem"]["calls"] >= 3
+    assert metrics["cost"]["system:amem"]["calls"] == 3  # analysis x2 + one evolution
     man = json.loads((out / "manifest.json").read_text())
     assert man["system"]["info"]["library"]["a-mem"] == "0.2.6"
     assert "internal_failures" in man["counts"]
     kinds = [json.loads(line)["kind"] for line in (out / "audit.jsonl").read_text().splitlines()]
-    assert kinds.count("memory.write") == 3  # one note per turn, each audited
+    assert kinds.count("memory.write") == 2  # one note per turn, each audited

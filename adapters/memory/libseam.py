@@ -62,7 +62,8 @@ class LLMSeam:
             self.failures.add(f"{step}.llm_error")  # refused (e.g. over the window): the
             raise  # library handles it its own way, which is what is being measured
         if schema is not None and strict_json(res.text) is None:
-            self.failures.add(f"{step}.{'truncated' if res.finish_reason == 'length' else 'invalid_json'}")
+            why = "truncated" if res.finish_reason == "length" else "invalid_json"
+            self.failures.add(f"{step}.{why}")
         return res
 
 

@@ -106,6 +106,7 @@ class Mem0LLM:
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.typed = typed
+        self.stats = FailureCounter()  # plain counts, not failures
 
     def generate_response(self, messages: list[dict[str, str]], response_format: Any = None,
                           tools: Any = None, tool_choice: str = "auto", **kw: Any) -> str:
@@ -121,6 +122,11 @@ class Mem0LLM:
                              max_tokens=self.max_tokens)
         if step == "update":
             self._count_silent_drops(res.text)
+        else:
+            facts = (strict_json(res.text) or {}).get("facts") if res.text.strip() else None
+            self.stats.add("fact_lists")
+            if isinstance(facts, list) and not facts:
+                self.stats.add("empty_fact_lists")  # not a failure: nothing worth keeping
         return res.text
 
     def _count_silent_drops(self, text: str) -> None:
@@ -232,4 +238,5 @@ class Mem0System:
                            "embedding_dims": DIMS}
         return {"options": self.options,
                 "library": versions("mem0ai", "qdrant-client", "sentence-transformers"),
-                "config": cfg, "internal_failures": self.failures.snapshot()}
+                "config": cfg, "internal_failures": self.failures.snapshot(),
+                "stats": self.memory.llm.stats.snapshot()}

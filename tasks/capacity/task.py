@@ -40,8 +40,9 @@ class CapacityTask:
     def __init__(self, limit: int | None = None, seed: int = 0, dataset: str = "bioD",
                  n: int = 1000, sizes: str = "", exposures: str | int = "100",
                  k: int = 4, c: int = 1, d: int = 64, l: int = 2, t: int = 16,  # noqa: E741
-                 lr: float = 2e-3, batch_size: int = 1, warmup: int = 1000,
-                 weight_decay: float = 0.1, context: int = 512, eval_batch: int = 64,
+                 names: str = "words",
+                 lr: float = 1e-2, batch_size: int = 1, warmup: int = 1000,
+                 weight_decay: float = 0.1, context: int = 512, eval_batch: int = 16,
                  plots_dir: str | None = None) -> None:
         if dataset not in DATASETS:
             raise UserError(f"knowledge-capacity: dataset must be one of {', '.join(DATASETS)}")
@@ -50,7 +51,8 @@ class CapacityTask:
         self.exposures = _csv(exposures, int)
         if not self.exposures or min(self.exposures) < 1:
             raise UserError("knowledge-capacity: exposures must be positive integers, e.g. 10,100")
-        self.biod = {"k": int(k), "c": int(c), "d": int(d), "l": int(l), "t": int(t)}
+        self.biod = {"k": int(k), "c": int(c), "d": int(d), "l": int(l), "t": int(t),
+                     "names": str(names)}
         self.train_cfg = TrainConfig(lr=float(lr), schedule="cosine", warmup_steps=int(warmup),
                                      min_lr_ratio=0.1, weight_decay=float(weight_decay),
                                      betas=(0.9, 0.98), eps=1e-6, batch_size=int(batch_size))
@@ -109,7 +111,7 @@ class CapacityTask:
         model.prepare(self.corpus.vocab_texts(), seed=seed)
         context = min(self.context, model.max_length)
         res = pretrain(model, self.corpus, exposures, self.train_cfg, seed, context)
-        rows = person_losses(model, self.corpus, people, self.eval_batch)
+        rows = person_losses(model, self.corpus, people, context, self.eval_batch)
         info = model.info()
         params = {"params": model.n_params(res.used_ids), "params_total": model.n_params(),
                   "model": info.get("model", type(model).__name__)}

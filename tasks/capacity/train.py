@@ -111,16 +111,27 @@ def pretrain(model: Trainable, corpus: Corpus, exposures: int, cfg: TrainConfig,
     return res
 
 
-def person_losses(model: Trainable, corpus: Corpus, people: list[int],
-                  batch_size: int = 64) -> list[dict[str, Any]]:
-    """Span losses (nats, summed per span) of each person's evaluation record after EOS."""
+def person_losses(model: Trainable, corpus: Corpus, people: list[int], context: int,
+                  batch_size: int = 16) -> list[dict[str, Any]]:
+    """Span losses (nats, summed per span) of each person's evaluation record, scored in
+    windows packed like the training data (EOS-separated records, up to `context` tokens): a
+    record seen after only a lone EOS would be off the training distribution, which tiny
+    models punish with a much higher name loss."""
     enc = SegmentEncoder(model)
     eos = model.tokenizer.eos_id
     encoded = [enc(corpus.eval_record(i)) for i in people]
-    losses = model.token_losses([[eos] + ids for ids, _ in encoded], batch_size=batch_size)
+    windows: list[list[int]] = [[eos]]
+    where: list[tuple[int, int]] = []  # (window, offset of the record's first token)
+    for ids, _ in encoded:
+        if len(windows[-1]) + len(ids) + 1 > context and len(windows[-1]) > 1:
+            windows.append([eos])
+        where.append((len(windows) - 1, len(windows[-1])))
+        windows[-1].extend(ids + [eos])
+    losses = model.token_losses(windows, batch_size=batch_size)
     out = []
-    for (ids, spans), tl in zip(encoded, losses):
-        row = corpus.losses(tl, spans)
+    for (ids, spans), (w, off) in zip(encoded, where):
+        # token at window position q is predicted at loss index q - 1
+        row = corpus.losses(losses[w][off - 1:off - 1 + len(ids)], spans)
         row["tokens"] = len(ids)
         out.append(row)
     return out

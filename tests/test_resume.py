@@ -1,0 +1,89 @@
+"""Nothing lost: SIGKILL at a random point, then resume; and an LLM server that dies mid-run."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import REPO, memeval
+from memeval.audit import verify_run
+from memeval.server import EmbeddedServer
+
+
+def _preds(out: Path) -> list[dict]:
+    return [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines() if x]
+
+
+def _wait_for(out: Path, n: int, proc: subprocess.Popen, timeout: float = 600) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        path = out / "predictions.jsonl"
+        if path.exists() and path.read_bytes().count(b"\n") >= n:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"run ended (rc={proc.poll()}) before {n} predictions were written")
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path, llm_spec):
+    n = 10
+    args = ["--task", "locomo", "--system", "rag-bm25:k=4", "--limit", str(n), "--llm", llm_spec]
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "memeval", "run", *args, "--out", str(killed)],
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=os.environ.copy())
+    at = random.Random().randint(1, n - 2)  # a random point, logged for reproduction
+    print(f"killing after {at} predictions")
+    _wait_for(killed, at, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = _preds(killed)
+    assert at <= len(partial) < n
+    memeval("run", *args, "--out", str(killed))  # same command: resumes
+    ref = tmp_path / "ref"
+    memeval("run", *args, "--out", str(ref))
+    got, want = _preds(killed), _preds(ref)
+    assert len(got) == n and len({p["sample_id"] for p in got}) == n  # no duplicates, none lost
+    key = lambda p: p["sample_id"]  # noqa: E731
+    assert [(p["sample_id"], p["output"]) for p in sorted(got, key=key)] == \
+        [(p["sample_id"], p["output"]) for p in sorted(want, key=key)]
+    assert {p["sample_id"]: p["output"] for p in partial}.items() <= \
+        {p["sample_id"]: p["output"] for p in got}.items()  # finished work was kept, not redone
+    assert json.loads((killed / "metrics.json").read_text())["metrics"] == \
+        json.loads((ref / "metrics.json").read_text())["metrics"]
+    assert verify_run(killed).ok
+
+
+@pytest.mark.slow
+def test_server_down_mid_run_fails_clearly_and_keeps_results(tmp_path):
+    srv = EmbeddedServer().start()
+    spec = f"{srv.url}::{srv.endpoint().model}"
+    out = tmp_path / "down"
+    args = ["run", "--task", "locomo", "--system", "rag-bm25:k=4", "--limit", "8",
+            "--llm", spec, "--retries", "1", "--out", str(out)]
+    proc = subprocess.Popen([sys.executable, "-m", "memeval", *args], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=os.environ.copy())
+    try:
+        _wait_for(out, 2, proc)
+    finally:
+        port = srv.port
+        srv.stop()
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 2
+    assert "failed after 2 attempts" in stderr and "Traceback" not in stderr
+    kept = _preds(out)
+    assert len(kept) >= 2 and all(p["error"] is None for p in kept)
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["status"] == "aborted" and verify_run(out).ok
+    # The same server back on the same port: the same command finishes the run.
+    with EmbeddedServer(port=port):
+        memeval(*args)
+    assert len(_preds(out)) == 8
+    assert json.loads((out / "manifest.json").read_text())["status"] == "complete"

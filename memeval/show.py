@@ -53,6 +53,19 @@ def print_metrics(console: Console, folder: RunFolder, convention: str = "data")
     if "category_convention" in data:
         conv = "Mem0 paper labels" if convention == "mem0" else data["category_convention"]
         notes.append(f"categories: {conv}")
+    ee = data.get("empty_extraction")
+    if ee:
+        notes.append(f"empty extraction: {ee['empty_sessions']} session(s) extracted nothing; "
+                     f"{ee['interference_in_empty_sessions']} distractor(s) counted as resisted; "
+                     f"FMR(all) {_fmt(ee.get('fmr(all)'))} vs "
+                     f"{_fmt(ee.get('fmr_excluding_empty_sessions(all)'))} without those sessions")
+    times = data.get("times")
+    if times:
+        notes.append(f"time: add {times['add_minutes']:.2f} min, retrieval "
+                     f"{times['retrieval_minutes']:.2f} min, answer {times['answer_minutes']:.2f}"
+                     f" min; {times['extracted_memories']} memories extracted")
+    if data.get("judges"):
+        notes.append("judges: " + ", ".join(data["judges"]))
     counts = data.get("counts", {})
     if counts:
         notes.append(f"samples {counts.get('samples')}, errors {counts.get('errors')}")

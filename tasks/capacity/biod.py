@@ -7,9 +7,10 @@ then per attribute its keyword token and the C*L value tokens, in a fixed attrib
 Names keep bioS's N0 = 400 x 400 x 1000 combinations, written either as bioS's three name
 words (names="words": one token per part with the word tokenizer, like short BPE names) or in
 a small symbol alphabet (names="symbols") so a tiny model spends few parameters on name
-embeddings: first and middle index (0..399) as two base-20 symbols each, last index (0..999)
-as three base-10 symbols: 7 name tokens.
-Symbols are whitespace-separated words (n0..n19, k0.., t0..), one token each for the word
+embeddings: first and middle index (0..399) as two base-20 digits each, last index (0..999)
+as three base-10 digits: 7 name tokens, each digit position with its own symbols (a0..a19,
+b0.., ..., g0..g9: 130 symbols). Symbols are whitespace-separated words (a3, k0, t12), one
+token each for the word
 tokenizer; any other tokenizer sees the same text and the spans stay exact (segment encoding).
 """
 
@@ -51,6 +52,12 @@ class BioDData:
     values: list[list[tuple[int, ...]]]  # [person][k] -> C indices into dictionaries[k]
 
 
+# One symbol set per name position (a..g): the token itself says which digit of which name part
+# it is, so a small model can tell people apart from a bag of name tokens.
+NAME_POSITIONS = "abcdefg"
+NAME_BASES = (20, 20, 20, 20, 10, 10, 10)
+
+
 def _digits(x: int, base: int, width: int) -> list[int]:
     return [(x // base ** (width - 1 - i)) % base for i in range(width)]
 
@@ -60,8 +67,12 @@ def name_symbols(name: tuple[int, int, int], kind: str = "symbols") -> list[str]
     if kind == "words":
         v = value_lists()
         return [v.first[first], v.middle[middle], v.last[last]]
-    return [f"n{s}" for s in _digits(first, 20, 2) + _digits(middle, 20, 2)
-            + _digits(last, 10, 3)]
+    digits = _digits(first, 20, 2) + _digits(middle, 20, 2) + _digits(last, 10, 3)
+    return [f"{NAME_POSITIONS[i]}{d}" for i, d in enumerate(digits)]
+
+
+def name_alphabet() -> list[str]:
+    return [f"{p}{d}" for p, base in zip(NAME_POSITIONS, NAME_BASES) for d in range(base)]
 
 
 def generate(spec: BioDSpec, seed: int) -> BioDData:

@@ -104,7 +104,7 @@ class BioDCorpus:
 
     def vocab_texts(self) -> Iterator[str]:
         s = self.spec  # the whole alphabet, whatever was drawn (see BioSCorpus.vocab_texts)
-        yield " ".join([f"n{i}" for i in range(20)] + [f"k{i}" for i in range(s.k)]
+        yield " ".join(biod.name_alphabet() + [f"k{i}" for i in range(s.k)]
                        + [f"t{i}" for i in range(s.t)])
         if s.names == "words":
             yield from all_value_texts(names_only=True)

@@ -14,6 +14,8 @@ searches are the conversation's first questions. Every call is real (fresh respo
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -46,11 +48,13 @@ def load_system(name: str) -> Any:
     return registry.resolve("system", name)
 
 
-def run_one(name: str, endpoint: Any, conv: loader.Conversation, sessions: int, turns: int,
+def run_one(spec: str, endpoint: Any, conv: loader.Conversation, sessions: int, turns: int,
             questions: int, work: Path) -> dict[str, Any]:
+    name, opts = registry.parse_spec(spec)
     llm = LLMClient(endpoint, cache=ResponseCache(work / f"{name}-cache.sqlite"))
     caller = f"system:{name}"
-    system = load_system(name)(SystemContext(storage_dir=work / name, llm=llm, caller=caller))
+    system = load_system(name)(SystemContext(storage_dir=work / name, llm=llm, caller=caller),
+                               **opts)
     per_speaker = getattr(system, "locomo_ingest", "conversation") == "per-speaker"
     spaces = {sp: f"{conv.sample_id}/{sp}" for sp in (conv.speaker_a, conv.speaker_b)} \
         if per_speaker else {None: conv.sample_id}
@@ -78,7 +82,7 @@ def run_one(name: str, endpoint: Any, conv: loader.Conversation, sessions: int, 
     system.close()
     llm.close()
     n_add = max(1, len(add_s))
-    return {"system": name, "adds": len(add_s), "add_p50": pct(add_s, .5),
+    return {"system": spec, "adds": len(add_s), "add_p50": pct(add_s, .5),
             "add_p95": pct(add_s, .95), "search_p50": pct(search_s, .5),
             "search_p95": pct(search_s, .95), "calls_per_add": usage.get("calls", 0) / n_add,
             "prompt_tok_per_add": usage.get("prompt_tokens", 0) / n_add,
@@ -94,9 +98,11 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=2, help="LoCoMo sessions of conv-26 to add")
     ap.add_argument("--turns", type=int, default=4, help="turns kept per session (0 = all)")
     ap.add_argument("--questions", type=int, default=4, help="questions searched per namespace")
-    ap.add_argument("--systems", default="amem,mem0,langmem")
+    ap.add_argument("--systems", default="amem,mem0,langmem",
+                    help="system specs separated by ';' or ',' (options: 'mem0:max_tokens=512')")
     ap.add_argument("--llm", default=None, help="URL::MODEL; default: start the embedded server")
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` stops the server
     conv = loader.load()[0]
     server = None
     if args.llm:
@@ -108,7 +114,8 @@ def main() -> None:
     rows = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            for name in ["rag-dense", *args.systems.split(",")]:
+            specs = args.systems.split(";") if ";" in args.systems else args.systems.split(",")
+            for name in ["rag-dense", *specs]:
                 rows.append(run_one(name, endpoint, conv, args.sessions, args.turns,
                                     args.questions, Path(tmp)))
                 print(f"  done {name}: {rows[-1]['wall_s']:.0f} s", flush=True)
@@ -125,7 +132,7 @@ def main() -> None:
     for r in rows:
         ratio = r["add_p50"] / ref["add_p50"] if ref["add_p50"] else float("nan")
         sratio = r["search_p50"] / ref["search_p50"] if ref["search_p50"] else float("nan")
-        print(f"{r['system']:9} {r['adds']:>4} {r['add_p50']:>8.3f} ({ratio:>5.0f}x) "
+        print(f"{r['system'][:9]:9} {r['adds']:>4} {r['add_p50']:>8.3f} ({ratio:>5.0f}x) "
               f"{r['add_p95']:>9.3f} {r['search_p50']:>9.4f} ({sratio:>5.1f}x) "
               f"{r['search_p95']:>10.4f} {r['calls_per_add']:>9.2f} "
               f"{r['prompt_tok_per_add']:>8.0f} {r['completion_tok_per_add']:>8.0f} "

@@ -15,8 +15,7 @@ from memeval.stats import summarize
 
 
 def _block(values: list[float | None], clusters: list[str], seed: int) -> dict[str, Any]:
-    all_vals = [0.0 if v is None else v for v in values]
-    return {"all": summarize(all_vals, clusters, seed=seed).to_dict(),
+    return {"all": summarize(values, clusters, seed=seed, invalid="all").to_dict(),
             "valid": summarize(values, clusters, seed=seed).to_dict(),
             "n_invalid": sum(v is None for v in values)}
 

@@ -166,14 +166,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     outs = [args.out if (args.out and len(jobs) == 1) else j.default_out(args.out or root)
             for j in jobs]
     from memeval import registry
+    needs_llm = False
     for j in jobs:  # validate every name before starting anything slow
-        registry.resolve("task", j.task)
+        needs_llm |= bool(getattr(registry.resolve("task", j.task), "needs_llm", True))
         registry.resolve("system", j.system)
     with ExitStack() as stack:
-        llm = open_llm(args, stack, log_dir=outs[0].parent)
+        # Packs that train and probe models themselves (needs_llm = False) start no server.
+        llm = open_llm(args, stack, log_dir=outs[0].parent) if needs_llm or args.llm else None
         runner = Runner(llm, err)
         for job, out in zip(jobs, outs):
-            job.concurrency = args.concurrency or llm.max_connections
+            job.concurrency = args.concurrency or (llm.max_connections if llm else 1)
             err.print(f"[bold]{job.task}[/] x [bold]{job.system}[/] seed {job.seed} -> {out}")
             folder = runner.run(job, out, ["memeval", *sys.argv[1:]])
             print_metrics(console, folder)

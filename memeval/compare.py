@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from memeval import __version__
 from memeval import stats
+from memeval.derived import UNPAIRABLE, add_derived
 from memeval.errors import UserError, unknown_name
 from memeval.records import RunManifest, Score, utcnow
 from memeval.runfolder import RunFolder, write_json_atomic
@@ -67,6 +68,7 @@ def load_run(path: Path | str) -> LoadedRun:
         by.setdefault(s.metric, {})[s.sample_id] = s
     if not by:
         raise UserError(f"{folder.path} has no scores (run `memeval score {folder.path}`)")
+    add_derived(str(m.task.get("name")), by)
     return LoadedRun(_system_label(m), folder, m, by)
 
 
@@ -107,7 +109,7 @@ def check_comparable(runs: list[LoadedRun]) -> None:
 
 
 def select_metrics(runs: list[LoadedRun], wanted: list[str] | None) -> list[str]:
-    common = set.intersection(*(set(r.scores) for r in runs))
+    common = set.intersection(*(set(r.scores) for r in runs)) - UNPAIRABLE
     if wanted:
         for m in wanted:
             if m not in common:

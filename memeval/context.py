@@ -24,6 +24,7 @@ class RunContext:
     system_name: str = ""
     judge: str | None = None  # None = no judge metrics; "llm" / "exact" where a pack offers them
     options: dict[str, Any] = field(default_factory=dict)
+    run_dir: Any = None  # pathlib.Path of the run folder: packs write plots and artefacts here
 
     async def call_system(self, fn: Callable[..., T], *args: Any) -> tuple[T, float]:
         """Run a (synchronous) system method in a worker thread; returns (result, seconds)."""

@@ -56,8 +56,8 @@ def parse_llm_spec(spec: str) -> Endpoint:
         raise UserError(f"--llm {spec!r}: expected 'http://host:port/v1::MODEL' or 'openai:MODEL'")
     url, model = spec.rsplit("::", 1)
     parts = urlsplit(url)
-    key = parts.password or _query_key(parts.query) or os.environ.get("MEMEVAL_LLM_API_KEY") \
-        or os.environ.get("OPENAI_API_KEY")
+    # Never OPENAI_API_KEY here: it must not be sent to an arbitrary URL.
+    key = parts.password or _query_key(parts.query) or os.environ.get("MEMEVAL_LLM_API_KEY")
     if not model:
         raise UserError(f"--llm {spec!r}: the model name after '::' is empty")
     return Endpoint(strip_secrets(url), model, api_key=key)

@@ -15,22 +15,20 @@ import hashlib
 import json
 import math
 from datetime import datetime, timedelta, timezone
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
-from pydantic import ValidationError
 from scipy import stats as sps
 
 from memeval import __version__, stats
 from memeval.audit import GATE_DECISION, AuditLog, verify_run
 from memeval.compare import ESTIMATOR_NOTE, LoadedRun, check_comparable, load_run, paired
+from memeval.derived import UNPAIRABLE
 from memeval.errors import UserError
 from memeval.gov_models import (AuditInfo, Certificate, Decision, Estimate, Method, MetricRule,
                                 MoreSamples, Policy, Regression, Rollback, RuleResult, Snapshot,
-                                Target, TimeInfo, Verification)
+                                Target, TimeInfo, Verification, load_policy, shipped_policies)
 from memeval.runfolder import write_json_atomic
 
 EXIT = {"admit": 0, "reject": 1, "inconclusive": 3}  # 2 is a user error (cli.main)
@@ -39,37 +37,6 @@ NOT_RUN = ["long-form consistency", "conflict/reversibility probes", "out-of-tem
 
 def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
-
-
-def shipped_policies() -> dict[str, Path]:
-    root = resources.files("memeval.suites")
-    return {Path(str(p)).stem.removeprefix("policy-"): Path(str(p)) for p in root.iterdir()
-            if Path(str(p)).name.startswith("policy-") and str(p).endswith(".yaml")}
-
-
-def load_policy(spec: str | Path) -> tuple[Policy, Path, str]:
-    """A policy file, or the name of a shipped one (`locomo` -> suites/policy-locomo.yaml)."""
-    path = Path(spec)
-    if not path.exists():
-        shipped = shipped_policies()
-        if str(spec) not in shipped:
-            raise UserError(f"policy {str(spec)!r} not found (a YAML file, or one of: "
-                            f"{', '.join(sorted(shipped))})")
-        path = shipped[str(spec)]
-    raw_bytes = path.read_bytes()
-    try:
-        raw = yaml.safe_load(raw_bytes)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise UserError(f"{path}{f' line {mark.line + 1}' if mark else ''}: invalid YAML "
-                        f"({getattr(e, 'problem', e)})") from e
-    try:
-        policy = Policy.model_validate(raw)
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(x) for x in first["loc"]) or "(top level)"
-        raise UserError(f"{path}: invalid policy at {where}: {first['msg']}") from e
-    return policy, path, hashlib.sha256(raw_bytes).hexdigest()
 
 
 def _values(run: LoadedRun, rule: MetricRule) -> tuple[np.ndarray, np.ndarray, int]:
@@ -221,9 +188,21 @@ def evaluate(base: LoadedRun, cand: LoadedRun, pol: Policy) -> tuple[Decision, l
                                f"{'baseline' if res.baseline is None else 'candidate'} run"
                                + ("" if rule.required else " (not required: skipped)"))
             continue
+        c = min(res.baseline.n_clusters, res.candidate.n_clusters)
+        if c < pol.min_clusters:
+            res.status = "inconclusive"
+            res.more_clusters = pol.min_clusters - c
+            res.more_items = math.ceil(res.candidate.n / max(c, 1) * res.more_clusters)
+            res.reasons.append(f"only {c} cluster(s), policy min_clusters {pol.min_clusters}: "
+                               "too few for a cluster-bootstrap decision")
+            continue
         measured.append(rule)
         _threshold(res, rule, z)
-    _margins(base, cand, [r for r in measured if r.margin is not None], results, pol)
+    for rule in measured:  # e.g. extracted memories: no item exists in both runs to pair
+        if rule.margin is not None and rule.metric in UNPAIRABLE:
+            results[rule.name].reasons.append("items differ per system: no paired margin test")
+    _margins(base, cand, [r for r in measured if r.margin is not None
+                          and r.metric not in UNPAIRABLE], results, pol)
     for rule in measured:
         _status(results[rule.name])
     out = list(results.values())
@@ -260,8 +239,8 @@ def gate(baseline: Path, candidate: Path, policy_spec: str | Path, *, operator: 
     base, cand = load_run(baseline), load_run(candidate)
     check_comparable([base, cand])
     task = cand.manifest.task.get("name")
-    if pol.task and pol.task != task:
-        raise UserError(f"policy {pol.name!r} is for task {pol.task!r}, the runs are {task!r}")
+    if pol.tasks and task not in pol.tasks:
+        raise UserError(f"policy {pol.name!r} is for {', '.join(pol.tasks)}, the runs are {task!r}")
     ok = verify_run(cand.folder.path)  # never extend, or re-seal, a log that is already broken
     if not ok.ok:
         raise UserError(f"{cand.folder.audit_path}: {ok.reason}; refusing to record a gate "

@@ -1,12 +1,18 @@
-"""Persisted records of the admission gate (spec: governance.md): the pre-registered policy and
-the change-audit certificate with the paper's seven fields (target, time, method, verification,
-regression, rollback, audit)."""
+"""Persisted records of the admission gate (spec: governance.md): the pre-registered policy (and
+its loader) and the change-audit certificate with the paper's seven fields (target, time,
+method, verification, regression, rollback, audit)."""
 
 from __future__ import annotations
 
+import hashlib
+from importlib import resources
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from memeval.errors import UserError
 
 Decision = Literal["admit", "reject", "inconclusive"]
 Status = Literal["pass", "fail", "inconclusive", "not_measured", "skipped", "n/a"]
@@ -51,10 +57,16 @@ class MetricRule(_Model):
 class Policy(_Model):
     name: str
     description: str = ""
-    task: str | None = None  # runs of another task are refused
+    task: str | list[str] | None = None  # runs of other tasks are refused
+
+    @property
+    def tasks(self) -> list[str]:
+        return [] if self.task is None else [self.task] if isinstance(self.task, str) else self.task
     alpha: float = Field(default=0.05, gt=0, lt=0.5)  # two-sided CI level 1 - alpha
     n_boot: int = Field(default=10000, ge=200)
     seed: int = 0
+    # below this many clusters a cluster bootstrap has too few distinct resamples to decide on
+    min_clusters: int = Field(default=5, ge=2)
     route: str = "memory-system config change"  # certificate `method` unless --route says
     expiry_days: int | None = Field(default=90, ge=1)
     rules: list[MetricRule] = Field(min_length=1)
@@ -196,3 +208,36 @@ class Certificate(_Model):
     regression: Regression
     rollback: Rollback
     audit: AuditInfo
+
+
+# ---- policy files -----------------------------------------------------------------------------
+
+def shipped_policies() -> dict[str, Path]:
+    root = resources.files("memeval.suites")
+    return {Path(str(p)).stem.removeprefix("policy-"): Path(str(p)) for p in root.iterdir()
+            if Path(str(p)).name.startswith("policy-") and str(p).endswith(".yaml")}
+
+
+def load_policy(spec: str | Path) -> tuple[Policy, Path, str]:
+    """A policy file, or the name of a shipped one (`locomo` -> suites/policy-locomo.yaml)."""
+    path = Path(spec)
+    if not path.exists():
+        shipped = shipped_policies()
+        if str(spec) not in shipped:
+            raise UserError(f"policy {str(spec)!r} not found (a YAML file, or one of: "
+                            f"{', '.join(sorted(shipped))})")
+        path = shipped[str(spec)]
+    raw_bytes = path.read_bytes()
+    try:
+        raw = yaml.safe_load(raw_bytes)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise UserError(f"{path}{f' line {mark.line + 1}' if mark else ''}: invalid YAML "
+                        f"({getattr(e, 'problem', e)})") from e
+    try:
+        policy = Policy.model_validate(raw)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "(top level)"
+        raise UserError(f"{path}: invalid policy at {where}: {first['msg']}") from e
+    return policy, path, hashlib.sha256(raw_bytes).hexdigest()

@@ -86,16 +86,20 @@ def reproduce(run: Path, out: Path | None, args: argparse.Namespace) -> Reproduc
         raise UserError("--out must be a new folder, not the original run")
     if not args.llm:
         args.llm = _llm_spec(m)
-    with ExitStack() as stack:
-        llm = open_llm(args, stack, log_dir=out.parent)
-        if llm.identity != cfg.get("llm"):
+    from memeval import registry
+
+    needs_llm = bool(getattr(registry.resolve("task", spec.task), "needs_llm", True))
+    with ExitStack() as stack:  # packs that train their own models start no server (as `run`)
+        llm = open_llm(args, stack, log_dir=out.parent) if needs_llm or args.llm else None
+        ident = llm.identity if llm is not None else None
+        if ident != cfg.get("llm"):
             err.print(f"[yellow]warning: the answer LLM differs from the original "
-                      f"({llm.identity} vs {cfg.get('llm')}); results may legitimately move")
-        spec.concurrency = llm.max_connections
+                      f"({ident} vs {cfg.get('llm')}); results may legitimately move")
+        spec.concurrency = llm.max_connections if llm is not None else 1
         err.print(f"reproducing {folder.path} -> {out}")
         new = Runner(llm, err).run(spec, out, ["memeval", "reproduce", str(run), "--out", str(out)])
     rep = Reproduction(original=str(folder.path), rerun=str(new.path), created=utcnow(),
-                       llm_identity_original=cfg.get("llm"), llm_identity_rerun=llm.identity,
+                       llm_identity_original=cfg.get("llm"), llm_identity_rerun=ident,
                        checks=check(folder.metrics(), new.metrics()))
     write_json_atomic(new.path / "reproduction.json", rep.model_dump(mode="json"))
     return rep

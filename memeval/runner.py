@@ -116,7 +116,7 @@ class Runner:
                    {"run_id": manifest.run_id, "samples": len(samples), "done": len(done),
                     "pending": len(pending), "config_sha256": manifest.config_sha256})
         ctx = RunContext(llm=self.llm, seed=spec.seed, concurrency=spec.concurrency, audit=audit,
-                         system_name=spec.system, judge=spec.judge)
+                         system_name=spec.system, judge=spec.judge, run_dir=folder.path)
         status = "aborted"
         try:
             await self._generate(task, system, pending, ctx, folder, audit)

@@ -51,8 +51,11 @@ def test_greedy_generation_equals_repeated_argmax(model):
         with torch.no_grad():
             ids.append(int(model.model(input_ids=torch.tensor([ids])).logits[0, -1].argmax()))
     assert gen == ids[len(prompt):]
-    both = model.generate([prompt, model.tokenizer.encode("a dog")], [5, 2])
-    assert both[0] == gen and len(both[1]) == 2
+    # batched with a shorter, left-padded prompt: each row as if alone
+    short = model.tokenizer.encode("dog")
+    [alone] = model.generate([short], [4])
+    both = model.generate([prompt, short], [5, 4])
+    assert both == [gen, alone]
 
 
 def test_training_lowers_loss_and_prepare_restores_the_init(model):

@@ -90,7 +90,8 @@ class Trainable(Protocol):
         """Per-token NLL in nats: element j-1 is the loss of token j given tokens < j."""
         ...
 
-    def generate(self, prompts: Sequence[Sequence[int]], n_new: Sequence[int]) -> list[list[int]]:
+    def generate(self, prompts: Sequence[Sequence[int]], n_new: Sequence[int],
+                 batch_size: int = 16) -> list[list[int]]:
         """Greedy continuation of each prompt by exactly n_new[i] tokens (EOS not special)."""
         ...
 

@@ -111,7 +111,9 @@ _PRETRAINED_LOCK = threading.Lock()
 def _pretrained(path: Path, gguf_file: str | None, dtype: torch.dtype) -> tuple[Any, Any]:
     """(model freshly loaded or None, pristine state dict) for a checkpoint."""
     from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # per-tensor bars would flood the runner's console
     key = f"{path}::{gguf_file or ''}::{dtype}"
     with _PRETRAINED_LOCK:
         if key in _PRETRAINED:

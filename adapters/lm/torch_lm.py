@@ -144,24 +144,34 @@ class TorchCausalLM:
         return out
 
     @torch.no_grad()
-    def generate(self, prompts: Sequence[Sequence[int]], n_new: Sequence[int]) -> list[list[int]]:
-        """Greedy decoding with a KV cache, batching prompts of equal length (no padding, so
-        batched and single decoding see exactly the same positions)."""
+    def generate(self, prompts: Sequence[Sequence[int]], n_new: Sequence[int],
+                 batch_size: int = 16) -> list[list[int]]:
+        """Greedy decoding with a KV cache, in batches of similar prompt length. Prompts are
+        left-padded with explicit position ids (positions count real tokens only), so a padded
+        row computes what it would alone, up to float rounding."""
         self._need_model()
         out: list[list[int]] = [[] for _ in prompts]
         arg = _cache_arg(self.model)
-        by_len: dict[int, list[int]] = {}
-        for i, p in enumerate(prompts):
-            by_len.setdefault(len(p), []).append(i)
-        for _, idx in sorted(by_len.items()):
-            steps = max(n_new[i] for i in idx)
-            if steps <= 0:
-                continue
-            x = torch.tensor([list(prompts[i]) for i in idx], device=self.device)
-            res = self.model(input_ids=x, use_cache=True, logits_to_keep=1)
+        order = sorted((i for i in range(len(prompts)) if n_new[i] > 0 and prompts[i]),
+                       key=lambda i: (len(prompts[i]), n_new[i]))
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            width = max(len(prompts[i]) for i in idx)
+            ids = torch.full((len(idx), width), self.tokenizer.pad_id, dtype=torch.long)
+            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            for row, i in enumerate(idx):
+                ids[row, width - len(prompts[i]):] = torch.tensor(list(prompts[i]))
+                mask[row, width - len(prompts[i]):] = 1
+            ids, mask = ids.to(self.device), mask.to(self.device)
+            pos = (mask.cumsum(1) - 1).clamp(min=0)
+            res = self.model(input_ids=ids, attention_mask=mask, position_ids=pos,
+                             use_cache=True, logits_to_keep=1)
             gen = [res.logits[:, -1].argmax(-1)]
-            for _ in range(steps - 1):
-                res = self.model(input_ids=gen[-1][:, None], use_cache=True, logits_to_keep=1,
+            for _ in range(max(n_new[i] for i in idx) - 1):
+                mask = torch.cat([mask, mask.new_ones((len(idx), 1))], 1)
+                pos = pos[:, -1:] + 1
+                res = self.model(input_ids=gen[-1][:, None], attention_mask=mask,
+                                 position_ids=pos, use_cache=True, logits_to_keep=1,
                                  **{arg: _cache_of(res)})
                 gen.append(res.logits[:, -1].argmax(-1))
             toks = torch.stack(gen, 1).cpu().tolist()

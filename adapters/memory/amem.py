@@ -26,7 +26,6 @@ Deviations from the paper's setup, all deliberate:
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from typing import Any, ClassVar

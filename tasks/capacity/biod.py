@@ -10,8 +10,8 @@ a small symbol alphabet (names="symbols") so a tiny model spends few parameters 
 embeddings: first and middle index (0..399) as two base-20 digits each, last index (0..999)
 as three base-10 digits: 7 name tokens, each digit position with its own symbols (a0..a19,
 b0.., ..., g0..g9: 130 symbols). Symbols are whitespace-separated words (a3, k0, t12), one
-token each for the word
-tokenizer; any other tokenizer sees the same text and the spans stay exact (segment encoding).
+token each for the word tokenizer; any other tokenizer sees the same text and the spans stay
+exact (segment encoding).
 """
 
 from __future__ import annotations

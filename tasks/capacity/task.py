@@ -5,6 +5,11 @@ Samples: one per (config, person); a config ("2x64@100x": size and exposures) is
 i.e. one model trained from scratch. `limit` caps the people evaluated per config (R is then
 estimated from their mean losses; training always sees all N people). Per-person losses go
 into each prediction, so R can be re-derived from predictions.jsonl.
+
+Defaults are the CPU-scale setting that reaches the paper's regime with tiny models
+(benchmarks/capacity_small.py): bioD with N=500, K=8, C=1, D=64, L=2, T=16 and symbol
+names; AdamW (0.9, 0.98), weight decay 0.1, LR 2e-2 (tiny models need a high LR), batches
+of 4 windows of 512 tokens, warmup then cosine to 0.1x. Large models want the paper's 1e-3.
 """
 
 from __future__ import annotations
@@ -38,10 +43,10 @@ class CapacityTask:
     cluster_name: ClassVar[str] = "person"
 
     def __init__(self, limit: int | None = None, seed: int = 0, dataset: str = "bioD",
-                 n: int = 1000, sizes: str = "", exposures: str | int = "100",
-                 k: int = 4, c: int = 1, d: int = 64, l: int = 2, t: int = 16,  # noqa: E741
-                 names: str = "words",
-                 lr: float = 1e-2, batch_size: int = 1, warmup: int = 1000,
+                 n: int = 500, sizes: str = "", exposures: str | int = "100",
+                 k: int = 8, c: int = 1, d: int = 64, l: int = 2, t: int = 16,  # noqa: E741
+                 names: str = "symbols",
+                 lr: float = 2e-2, batch_size: int = 4, warmup: int = 1000,
                  weight_decay: float = 0.1, context: int = 512, eval_batch: int = 16,
                  plots_dir: str | None = None) -> None:
         if dataset not in DATASETS:
@@ -163,6 +168,7 @@ class CapacityTask:
                           "R": r_block["valid"]["mean"], "R_ci": r_block["valid"]["ci_t"],
                           "R_max": self.corpus.max_bits(n) / params,
                           "max_bits": self.corpus.max_bits(n)})
+        table.sort(key=lambda r: (r["exposures"], r["params"]))
         out: dict[str, Any] = {"metrics": metrics, "capacity": table,
                                "clusters": self.cluster_name, "dataset": self.corpus.describe()}
         plots_dir = self.plots_dir or (Path(run_dir) / "plots" if run_dir else None)

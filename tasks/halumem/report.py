@@ -33,8 +33,9 @@ def _records(scores: Sequence[Score]) -> dict[str, list[Any]]:
     return out
 
 
-def _summary(r: Ratio, seed: int) -> dict[str, Any]:
-    return summarize_ratio(r.num, r.den, r.clusters, seed=seed).to_dict()
+def _summary(r: Ratio, seed: int, variant: str) -> dict[str, Any]:
+    # The "(all)" records already count invalid verdicts as wrong; the label says which.
+    return summarize_ratio(r.num, r.den, r.clusters, seed=seed, invalid=variant).to_dict()
 
 
 def _f1(integrity: list[IntegrityRecord], accuracy: list[AccuracyRecord], seed: int
@@ -85,7 +86,7 @@ def aggregate_halumem(scores: list[Score], predictions: Sequence[Prediction] = (
         entry = metrics.setdefault(name, {})
         block = entry.setdefault("overall", {}) if not m["field"] else \
             entry.setdefault(f"by_{m['field']}", {}).setdefault(m["val"], {})
-        block[m["variant"]] = _summary(ratio, seed)
+        block[m["variant"]] = _summary(ratio, seed, m["variant"])
     for entry in metrics.values():
         for block in [entry.get("overall", {})] + [b for k, v in entry.items()
                                                    if k.startswith("by_") for b in v.values()]:

@@ -37,7 +37,7 @@ def probe(system: Any, study: StudySet, enc: dict[str, list[int]], batch: int) -
         cut = len(ids) // 2
         cues.append(ids[:cut])
         refs.append(ids[cut:])
-    gens = system.generate(cues, [len(r) for r in refs])
+    gens = system.generate(cues, [len(r) for r in refs], batch_size=batch)
     recall = {}
     for k, cue, ref, gen in zip(keys, cues, refs, gens):
         recall[k] = {"cue_tokens": len(cue), "n_new": len(ref), "generated_ids": gen,

@@ -69,6 +69,7 @@ class CapacityTask:
         except ValueError as e:
             raise UserError(f"knowledge-capacity: {e}") from e
         self._lock = asyncio.Lock()
+        self._run_dir: Path | None = None
 
     def config(self) -> dict[str, Any]:
         return {"dataset": self.dataset, "n": self.n, "sizes": self.sizes,
@@ -95,6 +96,7 @@ class CapacityTask:
     # ---- protocol ----
     async def run_group(self, system: Any, group: str, samples: list[Sample],
                         ctx: Any) -> AsyncIterator[Prediction]:
+        self._run_dir = getattr(ctx, "run_dir", None)  # plots go there (aggregate)
         size, _, exp = group.rpartition("@")
         exposures = int(exp.rstrip("x"))
         async with self._lock:  # one model trains at a time: they share the CPU/GPU anyway
@@ -150,7 +152,8 @@ class CapacityTask:
 
     def aggregate(self, scores: Iterable[Score], predictions: Any = None,
                   run_dir: str | Path | None = None) -> dict[str, Any]:
-        """Plots go to `plots_dir`, else <run_dir>/plots when the runner passes its folder."""
+        """Plots go to `plots_dir`, else <run folder>/plots (the folder comes as `run_dir`, or
+        from the RunContext of this process's run_group)."""
         scores = list(scores)
         metrics = aggregate_scores(scores, strata_key="config")
         table = []
@@ -171,6 +174,7 @@ class CapacityTask:
         table.sort(key=lambda r: (r["exposures"], r["params"]))
         out: dict[str, Any] = {"metrics": metrics, "capacity": table,
                                "clusters": self.cluster_name, "dataset": self.corpus.describe()}
+        run_dir = run_dir or self._run_dir
         plots_dir = self.plots_dir or (Path(run_dir) / "plots" if run_dir else None)
         if plots_dir is not None and table:
             from memeval.tasks.capacity.plots import plot_capacity

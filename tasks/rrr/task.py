@@ -72,6 +72,7 @@ class RRRTask:
         self.study = data.build(self.n, self.n_unstructured, self.kinds, self.seed,
                                 path=data_path)
         self.data_path = data_path
+        self._run_dir: Path | None = None
 
     def checkpoints(self) -> list[str]:
         return [f"E{e}" for e in self.exposures] + [f"R{s}" for s in self.retention_steps]
@@ -101,6 +102,7 @@ class RRRTask:
     # ---- protocol ----
     async def run_group(self, system: Any, group: str, samples: list[Sample],
                         ctx: Any) -> AsyncIterator[Prediction]:
+        self._run_dir = getattr(ctx, "run_dir", None)  # plots go there (aggregate)
         wanted: dict[str, list[Sample]] = {}
         for s in samples:
             wanted.setdefault(s.input["checkpoint"], []).append(s)
@@ -190,7 +192,8 @@ class RRRTask:
 
     def aggregate(self, scores: Iterable[Score], predictions: Any = None,
                   run_dir: str | Path | None = None) -> dict[str, Any]:
-        """Plots go to `plots_dir`, else <run_dir>/plots when the runner passes its folder."""
+        """Plots go to `plots_dir`, else <run folder>/plots (the folder comes as `run_dir`, or
+        from the RunContext of this process's run_group)."""
         metrics = aggregate_scores(scores, strata_key="cell")
         for entry in metrics.values():
             entry.pop("overall", None)  # a mean over checkpoints answers no question
@@ -198,6 +201,7 @@ class RRRTask:
                                "checkpoints": self.checkpoints(),
                                "cells": "<kind>@<checkpoint>; E<n>: after n exposures, "
                                         "R<s>: after s retention steps"}
+        run_dir = run_dir or self._run_dir
         plots_dir = self.plots_dir or (Path(run_dir) / "plots" if run_dir else None)
         if plots_dir is not None and metrics:
             from memeval.tasks.rrr.plots import plot_rrr

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # lets tests import shared_data
+sys.path.insert(0, str(Path(__file__).parent))  # lets tests import shared_data, helpers
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -38,6 +38,14 @@ def test_every_item_has_one_foil_per_kind(study):
     assert len({p.pair_id for p in study.pairs}) == len(study.pairs)
 
 
+def test_every_natural_item_admits_both_rewrites():
+    big = data.build(n=400, n_unstructured=0, kinds=("novel", "paraphrase", "synonym"), seed=2)
+    for p in big.pairs:
+        assert p.foil and p.foil != "None" and p.foil != p.studied
+    nat = {p.studied for p in big.pairs}
+    assert all(rewrite.swap_sites(s) and rewrite.paraphrase(s) for s in nat)
+
+
 def test_synonym_foil_changes_exactly_one_word_and_paraphrase_several(study):
     for p in study.pairs:
         a, b = p.studied.split(), p.foil.split()
@@ -75,7 +83,7 @@ def test_unknown_kind_is_a_user_error():
 def _run(seed: int = 0):
     from memeval.adapters.lm.hf import TinyGPT2
 
-    task = RRRTask(limit=12, n_unstructured=3, exposures="1,2", retention_steps="2",
+    task = RRRTask(limit=12, n_unstructured=3, exposures="0,1,2", retention_steps="2",
                    lr=3e-3, batch_size=4, retention_batch=8, seed=seed)
     system = TinyGPT2(None, size="1x32", device="cpu")
     samples = list(task.samples())
@@ -100,7 +108,8 @@ def test_tiny_model_recognises_studied_items_and_training_is_seeded():
     assert np.mean([p.meta["loss_studied"] for p in rec]) < np.mean(
         [p.meta["loss_foil"] for p in rec])
     assert {"recall_exact", "recall_rouge_l", "rouge_faithful"} <= set(metrics)
-    assert {p.meta["checkpoint"] for p in preds} == {"E1", "E2", "R2"}
+    assert {p.meta["checkpoint"] for p in preds} == {"E0", "E1", "E2", "R2"}
+    assert {p.meta["train_steps"] for p in preds if p.meta["checkpoint"] == "E0"} == {0}
     _, again = _run()
     fmt = [f"{p.meta.get('loss_studied', 0):.6f} {p.output}" for p in preds]
     assert fmt == [f"{p.meta.get('loss_studied', 0):.6f} {p.output}" for p in again]

@@ -124,7 +124,7 @@ class MemevalChatModel(BaseChatModel):
         step = "repair" if "PatchFunctionErrors" in names else "extract"
         res = self.seam.chat(msgs, step=step, schema=calls_schema(tools, self.max_calls),
                              temperature=self.temperature, max_tokens=self.max_tokens)
-        data = strict_json(res.text)
+        data = strict_json(res.text, strict=False)
         raw = data.get("tool_calls") if isinstance(data, dict) else None
         calls = []
         for i, c in enumerate(raw if isinstance(raw, list) else []):
@@ -156,7 +156,7 @@ class LangMemSystem:
         self.ctx = ctx
         self.k = k
         self.failures = FailureCounter()
-        self.seam = LLMSeam(ctx, self.failures, "langmem")
+        self.seam = LLMSeam(ctx, self.failures, "langmem", strict_parse=False)
         self.model = MemevalChatModel(seam=self.seam, failures=self.failures,
                                       max_tokens=int(max_tokens), temperature=float(temperature),
                                       max_calls=int(max_calls))

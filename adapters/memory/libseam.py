@@ -43,11 +43,14 @@ class EndpointAbort(BaseException):
 class LLMSeam:
     """memeval's client as a library's LLM: counts failures per `<step>.<kind>`."""
 
-    def __init__(self, ctx: SystemContext, failures: FailureCounter, system: str):
+    def __init__(self, ctx: SystemContext, failures: FailureCounter, system: str, *,
+                 check_json: bool = True, strict_parse: bool = True):
         if ctx.llm is None:
             raise UserError(f"{system} needs an LLM endpoint (it calls one for every add)")
         self.ctx = ctx
         self.failures = failures
+        self.check_json = check_json  # off where the library's own parse errors are counted
+        self.strict_parse = strict_parse  # as strict as the parser that reads the reply
 
     def chat(self, messages: list[dict[str, str]], *, step: str, schema: dict[str, Any] | None,
              temperature: float, max_tokens: int) -> LLMResult:
@@ -61,16 +64,18 @@ class LLMSeam:
         except Exception:
             self.failures.add(f"{step}.llm_error")  # refused (e.g. over the window): the
             raise  # library handles it its own way, which is what is being measured
-        if schema is not None and strict_json(res.text) is None:
+        parsed = strict_json(res.text, self.strict_parse) if schema is not None else {}
+        if self.check_json and parsed is None:
             why = "truncated" if res.finish_reason == "length" else "invalid_json"
             self.failures.add(f"{step}.{why}")
         return res
 
 
-def strict_json(text: str) -> Any | None:
-    """What `json.loads` (the libraries' own parser) makes of the text, or None."""
+def strict_json(text: str, strict: bool = True) -> Any | None:
+    """What `json.loads` (the libraries' own parser) makes of the text, or None. `strict=False`
+    accepts control characters inside strings, as mem0's parser does."""
     try:
-        return json.loads(text)
+        return json.loads(text, strict=strict)
     except (json.JSONDecodeError, TypeError):
         return None
 

@@ -156,10 +156,14 @@ class CapacityTask:
         from the RunContext of this process's run_group)."""
         scores = list(scores)
         metrics = aggregate_scores(scores, strata_key="config")
+        for entry in metrics.values():
+            entry.pop("overall", None)  # pooled over different models: answers no question
         table = []
         for cfg, block in metrics.get("bits_per_person", {}).get("by_config", {}).items():
-            d = next(s.detail for s in scores if s.metric == "bits_per_person"
-                     and s.strata.get("config") == cfg and s.detail)
+            d = next((s.detail for s in scores if s.metric == "bits_per_person"
+                      and s.strata.get("config") == cfg and s.detail), None)
+            if d is None:  # every sample of this config failed: nothing to convert
+                continue
             n, params = int(d["n"]), int(d["params"])
             factor = n / params
             r_block = {key: _scaled(block[key], factor) for key in ("all", "valid")}

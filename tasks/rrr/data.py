@@ -94,8 +94,10 @@ def build(n: int, n_unstructured: int, kinds: tuple[str, ...] = KINDS, seed: int
         return got
 
     if nat_kinds:
-        eligible = (lambda s: rewrite.paraphrase(s) is not None) if (
-            {"paraphrase", "synonym"} & set(nat_kinds)) else (lambda s: True)
+        def eligible(s: str) -> bool:  # every natural item gets every requested rewrite
+            return (("paraphrase" not in nat_kinds or rewrite.paraphrase(s) is not None)
+                    and ("synonym" not in nat_kinds or bool(rewrite.swap_sites(s))))
+
         studied = take(n, eligible)
         novel = take(n) if "novel" in nat_kinds else []
         for i, s in enumerate(studied):
@@ -103,7 +105,10 @@ def build(n: int, n_unstructured: int, kinds: tuple[str, ...] = KINDS, seed: int
             items[iid] = s
             foils = {"novel": novel[i] if novel else None, "paraphrase": rewrite.paraphrase(s),
                      "synonym": rewrite.synonym_swap(s, rng)}
-            pairs.extend(Pair(f"{iid}/{k}", iid, k, s, str(foils[k])) for k in nat_kinds)
+            for k in nat_kinds:
+                foil = foils[k]
+                assert foil is not None and foil != s, (k, s)  # guaranteed by `eligible`
+                pairs.append(Pair(f"{iid}/{k}", iid, k, s, foil))
     if "gibberish" in kinds:
         src = take(2 * n_unstructured)
         for i in range(n_unstructured):

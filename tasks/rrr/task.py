@@ -2,8 +2,10 @@
 
 One group = one model: study (fine-tune for max(exposures) epochs, probing after each listed
 exposure count), then retention (train on unrelated sentences, probing at listed steps).
-Checkpoints are named E<exposures> and R<retention steps>. Samples: one recognition pair or
-one recall item per checkpoint; predictions are written after each probe.
+Checkpoints are named E<exposures> and R<retention steps>; E0 (exposures=0,...) probes the
+unstudied model, the control that shows whether a foil kind is at chance before study (rule-made
+foils are not: they are less probable text). Samples: one recognition pair or one recall item
+per checkpoint; predictions are written after each probe.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ PAPER_RETENTION = tuple(range(1, 11)) + tuple(range(20, 101, 10)) + \
     tuple(range(1000, 10001, 1000)) + (100_000,)
 
 
-def _ints(spec: Any, what: str) -> list[int]:
+def _ints(spec: Any, what: str, lowest: int = 1) -> list[int]:
     if spec == "paper":
         return list(PAPER_RETENTION)
     items = spec if isinstance(spec, (list, tuple)) else str(spec).replace(";", ",").split(",")
@@ -37,8 +39,8 @@ def _ints(spec: Any, what: str) -> list[int]:
         out = sorted({int(x) for x in items if str(x).strip()})
     except ValueError as e:
         raise UserError(f"rrr: {what} must be integers like 1,3 (got {spec!r})") from e
-    if out and out[0] < 1:
-        raise UserError(f"rrr: {what} must be positive (got {spec!r})")
+    if out and out[0] < lowest:
+        raise UserError(f"rrr: {what} must be >= {lowest} (got {spec!r})")
     return out
 
 
@@ -58,7 +60,7 @@ class RRRTask:
         self.n = min(int(n), int(limit)) if limit is not None else int(n)
         self.n_unstructured = self.n if n_unstructured is None else int(n_unstructured)
         self.kinds = tuple(k.strip() for k in str(kinds).replace(";", ",").split(",") if k.strip())
-        self.exposures = _ints(exposures, "exposures")
+        self.exposures = _ints(exposures, "exposures", lowest=0)  # 0: probe before study
         if not self.exposures:
             raise UserError("rrr: at least one exposure count is needed, e.g. exposures=1,3")
         self.retention_steps = _ints(retention_steps, "retention_steps")
@@ -116,6 +118,9 @@ class RRRTask:
         ids = [enc[t] for _, t in items]
         bs = self.study_cfg.batch_size
         system.configure(self.study_cfg, math.ceil(len(ids) / bs) * self.exposures[-1])
+        if 0 in self.exposures:  # control: the unstudied model's preference between the two
+            for pred in await self._probe(system, "E0", wanted, enc, ctx):
+                yield pred
         for epoch in range(1, self.exposures[-1] + 1):
             order = rng.permutation(len(ids)).tolist()
             batches = [[ids[i] for i in order[j:j + bs]] for j in range(0, len(order), bs)]
@@ -176,7 +181,9 @@ class RRRTask:
         if ref["probe"] == "recognition":
             if not ok:
                 return [mk("recognition", None)]
-            a, b = m["loss_studied"], m["loss_foil"]
+            a, b = m.get("loss_studied"), m.get("loss_foil")
+            if a is None or b is None or math.isnan(a) or math.isnan(b):
+                return [mk("recognition", None)]  # no loss (a 1-token item): invalid, counted
             return [mk("recognition", 1.0 if a < b else 0.5 if a == b else 0.0)]
         if not ok:
             return [mk(x, None) for x in ("recall_exact", "recall_rouge_l", "rouge_faithful")]

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from memeval import __version__, registry
+from memeval.aio import completed
 from memeval.adapters.memory.base import SystemContext
 from memeval.audit import AuditLog, env_secrets
 from memeval.context import RunContext
@@ -152,31 +153,31 @@ class Runner:
         for s in pending:
             groups.setdefault(s.group, []).append(s)
         writer = JsonlWriter(folder.predictions_path)
-        sem = asyncio.Semaphore(max(1, ctx.concurrency))
         with _progress(self.console) as prog:
             bar = prog.add_task(f"{task.name} x {ctx.system_name}", total=len(pending))
 
             async def do_group(group: str, items: list[Sample]) -> None:
                 written: set[str] = set()
-                async with sem:
-                    try:
-                        async for pred in task.run_group(system, group, items, ctx):
-                            self._write(writer, audit, pred)
-                            written.add(pred.sample_id)
+                try:
+                    async for pred in task.run_group(system, group, items, ctx):
+                        self._write(writer, audit, pred)
+                        written.add(pred.sample_id)
+                        prog.advance(bar)
+                except (EndpointDown, UserError, asyncio.CancelledError):
+                    raise
+                except Exception as e:  # a group-level failure fails its unanswered samples
+                    err = f"{type(e).__name__}: {e}"
+                    for s in items:
+                        if s.sample_id not in written:
+                            self._write(writer, audit, Prediction(
+                                sample_id=s.sample_id, cluster=s.cluster, task=task.name,
+                                system=ctx.system_name, reference=s.reference, error=err))
                             prog.advance(bar)
-                    except (EndpointDown, UserError, asyncio.CancelledError):
-                        raise
-                    except Exception as e:  # a group-level failure fails its unanswered samples
-                        err = f"{type(e).__name__}: {e}"
-                        for s in items:
-                            if s.sample_id not in written:
-                                self._write(writer, audit, Prediction(
-                                    sample_id=s.sample_id, cluster=s.cluster, task=task.name,
-                                    system=ctx.system_name, reference=s.reference, error=err))
-                                prog.advance(bar)
 
-            try:
-                await asyncio.gather(*(do_group(g, items) for g, items in groups.items()))
+            try:  # an endpoint failure in one group cancels the others before the writer closes
+                async for _ in completed((do_group(g, it) for g, it in groups.items()),
+                                         ctx.concurrency):
+                    pass
             finally:
                 writer.close()
 

@@ -3,9 +3,9 @@ judge verdicts already stored are kept, missing ones are judged (and written as 
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
+from memeval.aio import completed
 from memeval.context import RunContext
 from memeval.records import Score
 from memeval.runfolder import JsonlWriter, RunFolder
@@ -24,18 +24,16 @@ async def score_run(folder: RunFolder, task: Any, ctx: RunContext, *, judge: boo
         todo = [p for p in preds.values() if p.sample_id not in judged]
         writer = JsonlWriter(folder.scores_path)
         bar = progress.add_task("judging", total=len(todo)) if progress is not None else None
-        sem = asyncio.Semaphore(max(1, ctx.concurrency))
 
         async def one(pred: Any) -> list[Score]:
-            async with sem:
-                out = await task.judge(pred, ctx)
+            out = await task.judge(pred, ctx)
             writer.write_many(out)
             if bar is not None:
                 progress.advance(bar)
             return out
 
         try:
-            for got in await asyncio.gather(*(one(p) for p in todo)):
+            async for got in completed((one(p) for p in todo), ctx.concurrency):
                 kept.extend(got)
         finally:
             writer.close()

@@ -62,6 +62,9 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path, llm_spec):
 
 @pytest.mark.slow
 def test_server_down_mid_run_fails_clearly_and_keeps_results(tmp_path):
+    # Its own response cache: with the session cache, a port reused from an earlier test's server
+    # gives the same URL identity and the whole run could be answered from cache, never failing.
+    env = {**os.environ, "MEMEVAL_CACHE_DIR": str(tmp_path / "cache")}
     srv = EmbeddedServer().start()
     spec = f"{srv.url}::{srv.endpoint().model}"
     out = tmp_path / "down"
@@ -69,12 +72,14 @@ def test_server_down_mid_run_fails_clearly_and_keeps_results(tmp_path):
             "--llm", spec, "--retries", "1", "--out", str(out)]
     proc = subprocess.Popen([sys.executable, "-m", "memeval", *args], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=os.environ.copy())
+                            env=env)
     try:
         _wait_for(out, 2, proc)
     finally:
         port = srv.port
-        srv.stop()
+        srv.proc.kill()  # a crash, not a polite shutdown: no time for the run to finish first
+        srv.proc.wait()
+        srv.proc = None
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 2
     assert "failed after 2 attempts" in stderr and "Traceback" not in stderr
@@ -84,6 +89,6 @@ def test_server_down_mid_run_fails_clearly_and_keeps_results(tmp_path):
     assert man["status"] == "aborted" and verify_run(out).ok
     # The same server back on the same port: the same command finishes the run.
     with EmbeddedServer(port=port):
-        memeval(*args)
+        memeval(*args, env=env)
     assert len(_preds(out)) == 8
     assert json.loads((out / "manifest.json").read_text())["status"] == "complete"

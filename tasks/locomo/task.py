@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+from memeval.aio import completed
 from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -88,20 +88,18 @@ class LoCoMoTask:
                 mems, dt = await ctx.call_system(system.add, ns, _perspective(session, sp))
                 add_s += dt
                 ctx.log_memories(ns, mems)
-        sem = asyncio.Semaphore(max(1, ctx.concurrency))
 
         async def one(sample: Sample) -> Prediction:
-            async with sem:
-                try:
-                    return await self._answer(system, conv, spaces, sample, ctx, add_s)
-                except EndpointDown:
-                    raise
-                except Exception as e:  # recorded per sample, never dropped
-                    return self._prediction(sample, ctx, None, [], {"ingest_s": add_s},
-                                            error=f"{type(e).__name__}: {e}")
+            try:
+                return await self._answer(system, conv, spaces, sample, ctx, add_s)
+            except EndpointDown:
+                raise
+            except Exception as e:  # recorded per sample, never dropped
+                return self._prediction(sample, ctx, None, [], {"ingest_s": add_s},
+                                        error=f"{type(e).__name__}: {e}")
 
-        for fut in asyncio.as_completed([one(s) for s in samples]):
-            yield await fut
+        async for pred in completed((one(s) for s in samples), ctx.concurrency):
+            yield pred
 
     async def _answer(self, system: Any, conv: loader.Conversation, spaces: dict[Any, str],
                       sample: Sample, ctx: RunContext, add_s: float) -> Prediction:

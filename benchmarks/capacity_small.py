@@ -95,8 +95,59 @@ def main() -> int:
            "losses": {m: result["metrics"][m]["by_config"] for m in ("p1", "p2", "p3")
                       if m in result["metrics"]}}
     (args.out / "capacity_small.json").write_text(json.dumps(out, indent=1, default=str))
-    print(f"results: {args.out / 'capacity_small.json'}")
+    run = write_run_folder(args.out / "run", opts, task, preds)
+    print(f"results: {args.out / 'capacity_small.json'}; run folder: {run} "
+          f"(memeval show / score / report work on it)")
     return 0
+
+
+def write_run_folder(path: Path, opts: dict[str, Any], task: Any, preds: list[Any]) -> Path:
+    """The same run folder `memeval run --task knowledge-capacity:... --system gpt2-tiny` writes
+    (configs were trained in worker processes here, so the runner itself could not write it)."""
+    import sys
+
+    from memeval import __version__
+    from memeval.audit import AuditLog
+    from memeval.manifest import config_sha256, git_info, machine_info, package_versions
+    from memeval.records import RunManifest, utcnow
+    from memeval.runfolder import JsonlWriter, RunFolder, write_json_atomic
+    from memeval.runner import JobSpec
+
+    if path.exists():
+        import shutil
+        shutil.rmtree(path)  # the benchmark always retrains; a stale folder would mix runs
+    folder = RunFolder(path)
+    path.mkdir(parents=True)
+    spec = JobSpec(task="knowledge-capacity", system="gpt2-tiny", seed=opts["seed"],
+                   task_options={k: v for k, v in opts.items() if k != "seed"})
+    config = spec.config(None)
+    config["data_sha256"] = task.data_info().get("sha256")
+    manifest = RunManifest(
+        run_id=path.name, command=[sys.executable, *sys.argv], config=config,
+        config_sha256=config_sha256(config), suite=None,
+        task={"name": task.name, "version": task.version, "options": task.config(),
+              "data": task.data_info()},
+        system={"name": "gpt2-tiny", "version": "?", "options": {}}, llm={},
+        seed=opts["seed"], git=git_info(), packages=package_versions(),
+        machine=machine_info(), memeval_version=__version__)
+    audit = AuditLog(folder.audit_path)
+    audit.emit("run.start", "benchmarks/capacity_small", {"samples": len(preds)})
+    writer = JsonlWriter(folder.predictions_path)
+    writer.write_many(preds)
+    writer.close()
+    from memeval.context import RunContext
+    from memeval.scoring import score_run
+    metrics = asyncio.run(score_run(folder, task, RunContext(llm=None, seed=opts["seed"],
+                                                             system_name="gpt2-tiny"),
+                                    judge=False))
+    counts = {"samples": len(preds), "predictions": len(preds),
+              "errors": sum(p.error is not None for p in preds)}
+    write_json_atomic(folder.metrics_path, {**metrics, "counts": counts})
+    manifest.status, manifest.finished, manifest.counts = "complete", utcnow(), counts
+    manifest.audit_tail = audit.run_end({"status": "complete", **counts}) or {}
+    audit.close()
+    folder.write_manifest(manifest)
+    return path
 
 
 if __name__ == "__main__":

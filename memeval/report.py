@@ -34,8 +34,11 @@ KNOWN_DEFECTS = {
 FAITHFULNESS_WORDS = ("hallucination", "fmr", "omission", "memory_accuracy", "unsupported")
 
 
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.2f}"
+def _pct(x: float | None, unit: str = "") -> str:
+    """Fractions x100; metrics with a unit (nats, bits) as they are."""
+    if x is None:
+        return "-"
+    return f"{x:.4g}" if unit else f"{100 * x:.2f}"
 
 
 def headline_ci(s: dict[str, Any]) -> tuple[float, float] | None:
@@ -45,13 +48,13 @@ def headline_ci(s: dict[str, Any]) -> tuple[float, float] | None:
     return tuple(ci) if ci else None  # type: ignore[return-value]
 
 
-def _ci(ci: Any) -> str:
-    return f"[{_pct(ci[0])}, {_pct(ci[1])}]" if ci else "-"
+def _ci(ci: Any, unit: str = "") -> str:
+    return f"[{_pct(ci[0], unit)}, {_pct(ci[1], unit)}]" if ci else "-"
 
 
-def _est(block: dict[str, Any], which: str = "all") -> str:
+def _est(block: dict[str, Any], which: str = "all", unit: str = "") -> str:
     s = block.get(which) or {}
-    return (f"{_pct(s.get('mean'))} {_ci(headline_ci(s))} "
+    return (f"{_pct(s.get('mean'), unit)} {_ci(headline_ci(s), unit)} "
             f"(n={s.get('n')}, {s.get('n_clusters')} clusters)")
 
 
@@ -167,13 +170,15 @@ def metrics_sections(data: dict[str, Any]) -> list[Section]:
     metrics = data.get("metrics", {})
     rows = []
     for name, entry in metrics.items():
+        u = entry.get("unit", "")
         for _, label, b in _blocks(entry):
             for which in ("all", "valid"):
                 s = b.get(which) or {}
-                rows.append([name, label, which, s.get("n"), s.get("n_clusters"),
-                             _pct(s.get("mean")), _ci(headline_ci(s)), _ci(s.get("ci_t")),
-                             _ci(s.get("ci_boot")), b.get("n_invalid", 0)])
-    headers = ["metric", "stratum", "estimator", "n", "clusters", "mean x100",
+                rows.append([f"{name} ({u})" if u else name, label, which, s.get("n"),
+                             s.get("n_clusters"), _pct(s.get("mean"), u),
+                             _ci(headline_ci(s), u), _ci(s.get("ci_t"), u),
+                             _ci(s.get("ci_boot"), u), b.get("n_invalid", 0)])
+    headers = ["metric", "stratum", "estimator", "n", "clusters", "mean (fractions x100)",
                "95% CI (headline)", "95% CI (t)", "95% CI (cluster bootstrap)", "invalid"]
     secs = [Section("Metrics", [
         "Estimators: 'all' counts invalid or failed samples as 0; 'valid' excludes them. The "
@@ -182,14 +187,15 @@ def metrics_sections(data: dict[str, Any]) -> list[Section]:
         Table(headers, rows, id="metrics")], id="metrics-section")]
     strata: dict[str, list[list[Any]]] = {}
     for name, entry in metrics.items():
+        u = entry.get("unit", "")
         for key, label, b in _blocks(entry):
             if key != "overall":
                 strata.setdefault(key, []).append(
-                    [name, label, (b.get("all") or {}).get("n"), _est(b, "all"),
-                     _est(b, "valid"), b.get("n_invalid", 0)])
+                    [f"{name} ({u})" if u else name, label, (b.get("all") or {}).get("n"),
+                     _est(b, "all", u), _est(b, "valid", u), b.get("n_invalid", 0)])
     for key, srows in strata.items():
         secs.append(Section(f"Per {key}", [Table([
-            "metric", key, "n", "all x100 [95% CI]", "valid x100 [95% CI]", "invalid"], srows,
+            "metric", key, "n", "all [95% CI]", "valid [95% CI]", "invalid"], srows,
             id=f"by-{key}")]))
     return secs
 

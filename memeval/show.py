@@ -16,13 +16,15 @@ def _fmt(x: Any, pct: bool = True) -> str:
     return f"{100 * x:.2f}" if pct else f"{x:.4g}"
 
 
-def _ci(ci: Any) -> str:
-    return f"[{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else "-"
+def _ci(ci: Any, pct: bool = True) -> str:
+    return f"[{_fmt(ci[0], pct)}, {_fmt(ci[1], pct)}]" if ci else "-"
 
 
 def metric_rows(metrics: dict[str, Any], convention: str = "data") -> list[list[str]]:
     rows = []
     for name, entry in metrics.items():
+        unit = entry.get("unit")  # set by tasks whose metric is not a fraction (nats, bits)
+        pct = not unit
         blocks = [("overall", entry["overall"])] if "overall" in entry else []
         for key, val in entry.items():
             if key.startswith("by_"):
@@ -31,8 +33,9 @@ def metric_rows(metrics: dict[str, Any], convention: str = "data") -> list[list[
                     blocks.append((f"{stratum} {label}" if label != stratum else stratum, block))
         for label, block in blocks:
             a = block["all"]
-            rows.append([name, label, str(a["n"]), str(a["n_clusters"]), _fmt(a["mean"]),
-                         _ci(a.get("ci_t")), _ci(a.get("ci_boot")),
+            rows.append([f"{name} ({unit})" if unit else name, label, str(a["n"]),
+                         str(a["n_clusters"]), _fmt(a["mean"], pct),
+                         _ci(a.get("ci_t"), pct), _ci(a.get("ci_boot"), pct),
                          str(block.get("n_invalid", 0))])
     return rows
 
@@ -43,7 +46,7 @@ def print_metrics(console: Console, folder: RunFolder, convention: str = "data")
     title = (f"{data.get('task')} x {m.system.get('name')} (seed {m.seed}) - "
              f"{folder.path}")
     t = Table(title=title, title_justify="left")
-    for col in ("metric", "stratum", "n", "clusters", "mean x100", "95% CI (t)",
+    for col in ("metric", "stratum", "n", "clusters", "mean (fractions x100)", "95% CI (t)",
                 "95% CI (cluster bootstrap)", "invalid"):
         t.add_column(col, justify="left" if col in ("metric", "stratum") else "right")
     for row in metric_rows(data["metrics"], convention):

@@ -176,6 +176,8 @@ class CapacityTask:
                           "R_max": self.corpus.max_bits(n) / params,
                           "max_bits": self.corpus.max_bits(n)})
         table.sort(key=lambda r: (r["exposures"], r["params"]))
+        for name, entry in metrics.items():  # not fractions: printed as they are, not x100
+            entry["unit"] = UNITS.get(name, "")
         out: dict[str, Any] = {"metrics": metrics, "capacity": table,
                                "clusters": self.cluster_name, "dataset": self.corpus.describe()}
         run_dir = run_dir or self._run_dir
@@ -185,6 +187,10 @@ class CapacityTask:
             out["plots"] = [str(plot_capacity(table, plots_dir / "capacity_bits.png",
                                               title=f"{self.dataset} N={self.n}"))]
         return out
+
+
+UNITS = {"p1": "nats", "p2": "nats", "p3": "nats", "bits_per_person": "bits",
+         "bits_per_param": "bits/param"}
 
 
 def _mul(x: float | None, f: float) -> float | None:

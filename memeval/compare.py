@@ -25,6 +25,7 @@ from memeval.errors import UserError, unknown_name
 from memeval.records import RunManifest, Score, utcnow
 from memeval.runfolder import RunFolder, write_json_atomic
 
+FEW_CLUSTERS = 5  # below this, cluster-level inference is unreliable
 ALPHA = 0.05
 ESTIMATOR_NOTE = ("paired analysis on the '(all)' estimator: a missing or invalid verdict "
                   "scores 0 on both sides of a pair")
@@ -323,6 +324,12 @@ def compare_runs(paths: list[Path], metrics: list[str] | None = None, *,
             notes.append(f"{p.metric} {p.a} vs {p.b}: one cluster only: no CI, and the sign-flip "
                          "test cannot reject")
             break
+    few = min((p.n_clusters for p in pairs if p.n_clusters >= 2), default=None)
+    if few is not None and few < FEW_CLUSTERS:
+        # C clusters give at most 2^C sign flips and few distinct bootstrap resamples: the
+        # smallest attainable p is 2/2^C and percentile CIs come out too narrow.
+        notes.append(f"only {few} clusters in some pairs: cluster CIs are too narrow and the "
+                     f"sign-flip p cannot go below {2 / 2 ** few:.3g}; read them as rough")
     if any(p.n_only_a or p.n_only_b for p in pairs):
         notes.append("some items are scored in one run only; pairs use the common items")
     opts = [r.manifest.task.get("options") or {} for r in runs]

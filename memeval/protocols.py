@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator
+from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from memeval.records import Memory, Prediction, Sample, Score, Session
@@ -43,3 +44,22 @@ class Task(Protocol):
 
     async def judge(self, pred: Prediction, ctx: Any) -> list[Score]: ...
     def aggregate(self, scores: Iterable[Score]) -> dict[str, Any]: ...
+
+
+class TrainedModelTask:
+    """Shared parts of the parametric packs (capacity, rrr): no judge, plots in the run folder."""
+
+    plots_dir: Path | None = None
+    _run_dir: Path | None = None
+
+    def judge_metrics(self) -> list[str]:
+        return []
+
+    async def judge(self, pred: Prediction, ctx: Any) -> list[Score]:
+        return []
+
+    def resolve_plots_dir(self, run_dir: str | Path | None) -> Path | None:
+        """`plots_dir` if set, else <run folder>/plots (the folder comes as `run_dir`, or from
+        the RunContext seen by this process's run_group)."""
+        run_dir = run_dir or self._run_dir
+        return self.plots_dir or (Path(run_dir) / "plots" if run_dir else None)

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 from memeval.adapters.lm.base import TrainConfig
 from memeval.aggregate import aggregate_scores
+from memeval.protocols import TrainedModelTask
 from memeval.errors import UserError
 from memeval.records import Prediction, Sample, Score
 from memeval.tasks.capacity.corpus import DATASETS, Corpus, make_corpus
@@ -36,7 +37,7 @@ def _csv(spec: Any, cast: type) -> list[Any]:
     return [cast(str(x).strip()) for x in items if str(x).strip()]
 
 
-class CapacityTask:
+class CapacityTask(TrainedModelTask):
     name: ClassVar[str] = "knowledge-capacity"
     version: ClassVar[str] = "1.0"
     needs_llm: ClassVar[bool] = False
@@ -144,16 +145,8 @@ class CapacityTask:
                                  "n": n, "model": m["model"], "exposures": m["exposures"]}))
         return out
 
-    def judge_metrics(self) -> list[str]:
-        return []
-
-    async def judge(self, pred: Prediction, ctx: Any) -> list[Score]:
-        return []
-
     def aggregate(self, scores: Iterable[Score], predictions: Any = None,
                   run_dir: str | Path | None = None) -> dict[str, Any]:
-        """Plots go to `plots_dir`, else <run folder>/plots (the folder comes as `run_dir`, or
-        from the RunContext of this process's run_group)."""
         scores = list(scores)
         metrics = aggregate_scores(scores, strata_key="config")
         for entry in metrics.values():
@@ -180,8 +173,7 @@ class CapacityTask:
             entry["unit"] = UNITS.get(name, "")
         out: dict[str, Any] = {"metrics": metrics, "capacity": table,
                                "clusters": self.cluster_name, "dataset": self.corpus.describe()}
-        run_dir = run_dir or self._run_dir
-        plots_dir = self.plots_dir or (Path(run_dir) / "plots" if run_dir else None)
+        plots_dir = self.resolve_plots_dir(run_dir)
         if plots_dir is not None and table:
             from memeval.tasks.capacity.plots import plot_capacity
             out["plots"] = [str(plot_capacity(table, plots_dir / "capacity_bits.png",

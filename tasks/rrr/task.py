@@ -20,6 +20,7 @@ import numpy as np
 
 from memeval.adapters.lm.base import TrainConfig
 from memeval.aggregate import aggregate_scores
+from memeval.protocols import TrainedModelTask
 from memeval.errors import UserError
 from memeval.metrics.text import rouge_l
 from memeval.records import Prediction, Sample, Score
@@ -44,7 +45,7 @@ def _ints(spec: Any, what: str, lowest: int = 1) -> list[int]:
     return out
 
 
-class RRRTask:
+class RRRTask(TrainedModelTask):
     name: ClassVar[str] = "rrr"
     version: ClassVar[str] = "1.0"
     needs_llm: ClassVar[bool] = False
@@ -191,16 +192,8 @@ class RRRTask:
                 mk("recall_rouge_l", rouge_l(pred.output or "", m["reference_continuation"])),
                 mk("rouge_faithful", rouge_l(m["full_output"], m["reference_text"]))]
 
-    def judge_metrics(self) -> list[str]:
-        return []
-
-    async def judge(self, pred: Prediction, ctx: Any) -> list[Score]:
-        return []
-
     def aggregate(self, scores: Iterable[Score], predictions: Any = None,
                   run_dir: str | Path | None = None) -> dict[str, Any]:
-        """Plots go to `plots_dir`, else <run folder>/plots (the folder comes as `run_dir`, or
-        from the RunContext of this process's run_group)."""
         metrics = aggregate_scores(scores, strata_key="cell")
         for entry in metrics.values():
             entry.pop("overall", None)  # a mean over checkpoints answers no question
@@ -208,8 +201,7 @@ class RRRTask:
                                "checkpoints": self.checkpoints(),
                                "cells": "<kind>@<checkpoint>; E<n>: after n exposures, "
                                         "R<s>: after s retention steps"}
-        run_dir = run_dir or self._run_dir
-        plots_dir = self.plots_dir or (Path(run_dir) / "plots" if run_dir else None)
+        plots_dir = self.resolve_plots_dir(run_dir)
         if plots_dir is not None and metrics:
             from memeval.tasks.rrr.plots import plot_rrr
             out["plots"] = [str(p) for p in plot_rrr(metrics, plots_dir)]

@@ -22,7 +22,7 @@ err = Console(stderr=True, soft_wrap=True)  # one error = one line, however long
 
 # Modules with a `register(subparsers)` that adds their commands (each sets `func` on its parser).
 EXTENSIONS: list[str] = ["memeval.compare", "memeval.audit_cli", "memeval.gov", "memeval.report",
-                          "memeval.reproduce"]
+                          "memeval.reproduce", "memeval.leaderboard_cli"]
 
 EPILOG = """examples:
   memeval run --suite demo                          offline demo on the embedded LLM

@@ -70,3 +70,24 @@ def test_bad_options_are_user_errors():
         CapacityTask(exposures="0")
     with pytest.raises(UserError):
         CapacityTask(dataset="bioD", d=300, l=2, t=16)
+
+
+def test_training_is_seeded_and_its_provenance_recorded(tmp_path):
+    def once() -> list:
+        task = CapacityTask(limit=4, dataset="bioD", n=8, sizes="1x8", exposures="3", k=2, d=8,
+                            plots_dir=str(tmp_path))
+        return _run(task)[1]
+
+    first, again = once(), once()
+    assert [p.output for p in first] == [p.output for p in again]  # the printed losses
+    def training(preds: list) -> dict:
+        tr = dict(next(p.meta["training"] for p in preds if "training" in p.meta))
+        tr.pop("seconds")  # wall time, the one thing a rerun may change
+        return tr
+
+    tr = training(first)
+    assert tr == training(again)  # same steps, tokens and final loss
+    assert tr["steps"] > 0 and tr["tokens"] > 0
+    (phase,) = tr["model_info"]["phases"]  # optimizer and schedule are in the manifest's data
+    assert (phase["optimizer"], phase["schedule"]) == ("adamw", "cosine")
+    assert phase["steps"] == tr["steps"] and phase["tokens"] == tr["tokens"]

@@ -53,6 +53,11 @@ def print_metrics(console: Console, folder: RunFolder, convention: str = "data")
         t.add_row(*row)
     console.print(t)
     notes = []
+    few = min((int(r[3]) for r in metric_rows(data["metrics"], convention) if int(r[3]) >= 2),
+              default=None)
+    if few is not None and few < 5:  # t has C-1 df; the bootstrap has few distinct resamples
+        notes.append(f"only {few} clusters in some rows: t CIs (C-1 df) are very wide and "
+                     "cluster-bootstrap CIs too narrow; neither is reliable below 5 clusters")
     if "category_convention" in data:
         conv = "Mem0 paper labels" if convention == "mem0" else data["category_convention"]
         notes.append(f"categories: {conv}")

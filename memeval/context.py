@@ -25,6 +25,21 @@ class RunContext:
     judge: str | None = None  # None = no judge metrics; "llm" / "exact" where a pack offers them
     options: dict[str, Any] = field(default_factory=dict)
     run_dir: Any = None  # pathlib.Path of the run folder: packs write plots and artefacts here
+    progress: Any = None  # rich.progress.Progress of the runner, while samples are generated
+
+    def phase(self, label: str, total: int) -> Callable[[], None]:
+        """A progress line for a long step inside a group that yields no prediction yet (e.g.
+        ingesting a conversation); returns `advance`, and the line goes when it is complete."""
+        prog = self.progress
+        if prog is None:
+            return lambda: None
+        tid = prog.add_task(label, total=total)
+
+        def advance() -> None:
+            prog.advance(tid)
+            if prog.tasks[prog.task_ids.index(tid)].finished:
+                prog.remove_task(tid)
+        return advance
 
     async def call_system(self, fn: Callable[..., T], *args: Any) -> tuple[T, float]:
         """Run a (synchronous) system method in a worker thread; returns (result, seconds)."""

@@ -155,6 +155,7 @@ class Runner:
         writer = JsonlWriter(folder.predictions_path)
         with _progress(self.console) as prog:
             bar = prog.add_task(f"{task.name} x {ctx.system_name}", total=len(pending))
+            ctx.progress = prog
 
             async def do_group(group: str, items: list[Sample]) -> None:
                 written: set[str] = set()
@@ -180,6 +181,7 @@ class Runner:
                     pass
             finally:
                 writer.close()
+                ctx.progress = None
 
     @staticmethod
     def _write(writer: JsonlWriter, audit: AuditLog, pred: Prediction) -> None:

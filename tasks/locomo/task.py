@@ -83,11 +83,13 @@ class LoCoMoTask:
         for ns in spaces.values():
             await ctx.call_system(system.reset, ns)
         add_s = 0.0
+        advance = ctx.phase(f"{group}: adding sessions", len(conv.sessions) * len(spaces))
         for session in conv.sessions:
             for sp, ns in spaces.items():
                 mems, dt = await ctx.call_system(system.add, ns, _perspective(session, sp))
                 add_s += dt
                 ctx.log_memories(ns, mems)
+                advance()
 
         async def one(sample: Sample) -> Prediction:
             try:

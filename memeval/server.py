@@ -60,13 +60,14 @@ def free_port() -> int:
 
 
 def _die_with_parent() -> None:
-    """Linux: the server gets SIGTERM when the thread that started it dies, even by SIGKILL
-    (no orphan servers). memeval starts servers from the main thread."""
+    """Linux: the server gets SIGKILL when the thread that started it dies, even by SIGKILL
+    (no orphan servers; SIGTERM would let uvicorn finish a long in-flight generation first).
+    memeval starts servers from the main thread."""
     try:
         import ctypes
         import signal
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except OSError:
         pass  # not Linux/glibc: stop() still ends the server on every normal exit
 

@@ -81,3 +81,41 @@ def test_unreachable_endpoint_fails_after_retries_with_one_message():
     finally:
         client.close()
     assert time.perf_counter() - t0 < 5
+
+
+@pytest.mark.slow
+def test_embedded_server_dies_with_a_killed_memeval():
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "memeval", "serve", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/v1/models"
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        else:
+            raise AssertionError("`memeval serve` did not bring the server up in 180 s")
+        server = subprocess.run(["pgrep", "-f", f"llama_cpp.server .*--port {port}"],
+                                capture_output=True, text=True).stdout.split()
+        assert len(server) == 1
+        proc.send_signal(signal.SIGKILL)  # no cleanup code runs in memeval
+        proc.wait()
+        deadline = time.time() + 10
+        while time.time() < deadline and os.path.exists(f"/proc/{server[0]}"):
+            time.sleep(0.1)
+        status = open(f"/proc/{server[0]}/status").read() if os.path.exists(
+            f"/proc/{server[0]}") else "gone"
+        assert status == "gone" or "zombie" in status, "the server outlived memeval"
+    finally:
+        proc.kill()

@@ -18,10 +18,8 @@ from pathlib import Path
 import pytest
 
 import leaderboard_runs as lr
+from browser import chromium_page
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
 QUADRANTS = ("both right", "A only", "B only", "both wrong")
 
 
@@ -69,49 +67,37 @@ def served(llm_spec: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
 @pytest.mark.slow
 def test_leaderboard_and_compare_page_in_headless_chromium(served: tuple[str, Path],
                                                            tmp_path: Path) -> None:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install the Debian package (`apt-get install -y "
-                    "chromium`; scripts/setup.sh does it) to run the browser test")
-    from playwright.sync_api import sync_playwright
-
     url, root = served
     pristine = lr.snapshot(root)
     a, b = "locomo/bm25", "locomo/no-memory"
-    requests: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1900, "height": 1200})
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(url, wait_until="domcontentloaded")
-            page.wait_for_selector("[role='gridcell']", state="attached", timeout=120_000)
-            page.wait_for_function("document.querySelectorAll("
-                                   "\"[data-testid='stDataFrame']\").length >= 2")
-            headers: list[str] = []
-            cells: list[str] = []
-            grids = page.locator("[data-testid='stDataFrame']")
-            for i in range(grids.count()):  # the grid renders its cells once on screen
-                grid = grids.nth(i)
-                if not grid.is_visible():
-                    continue  # inside a collapsed expander
-                grid.scroll_into_view_if_needed()
-                grid.locator("[role='gridcell']").first.wait_for(state="attached")
-                headers += grid.locator("[role='columnheader']").all_text_contents()
-                cells += grid.locator("[role='gridcell']").all_text_contents()
-            page.evaluate("window.scrollTo(0, 0)")
-            board_shot = tmp_path / "leaderboard.png"
-            page.screenshot(path=str(board_shot), full_page=True)
+    with chromium_page(1900, 1200) as (page, requests):
+        page.goto(url, wait_until="domcontentloaded")
+        page.wait_for_selector("[role='gridcell']", state="attached", timeout=120_000)
+        page.wait_for_function("document.querySelectorAll("
+                               "\"[data-testid='stDataFrame']\").length >= 2")
+        headers: list[str] = []
+        cells: list[str] = []
+        grids = page.locator("[data-testid='stDataFrame']")
+        for i in range(grids.count()):  # the grid renders its cells once on screen
+            grid = grids.nth(i)
+            if not grid.is_visible():
+                continue  # inside a collapsed expander
+            grid.scroll_into_view_if_needed()
+            grid.locator("[role='gridcell']").first.wait_for(state="attached")
+            headers += grid.locator("[role='columnheader']").all_text_contents()
+            cells += grid.locator("[role='gridcell']").all_text_contents()
+        page.evaluate("window.scrollTo(0, 0)")
+        board_shot = tmp_path / "leaderboard.png"
+        page.screenshot(path=str(board_shot), full_page=True)
 
-            page.goto(f"{url}/?page=compare&a={a}&b={b}", wait_until="domcontentloaded")
-            page.wait_for_selector("[data-testid='stMetric']", timeout=120_000)
-            page.wait_for_timeout(1000)
-            metrics = page.locator("[data-testid='stMetric']").all_inner_texts()
-            rule = page.get_by_text(re.compile(r"^Outcomes on \S+:")).first.inner_text()
-            metric_name = re.match(r"Outcomes on (\S+):", rule).group(1)  # type: ignore[union-attr]
-            compare_shot = tmp_path / "compare.png"
-            page.screenshot(path=str(compare_shot), full_page=True)
-        finally:
-            browser.close()
+        page.goto(f"{url}/?page=compare&a={a}&b={b}", wait_until="domcontentloaded")
+        page.wait_for_selector("[data-testid='stMetric']", timeout=120_000)
+        page.wait_for_timeout(1000)
+        metrics = page.locator("[data-testid='stMetric']").all_inner_texts()
+        rule = page.get_by_text(re.compile(r"^Outcomes on \S+:")).first.inner_text()
+        metric_name = re.match(r"Outcomes on (\S+):", rule).group(1)  # type: ignore[union-attr]
+        compare_shot = tmp_path / "compare.png"
+        page.screenshot(path=str(compare_shot), full_page=True)
 
     # the table lists every system with its CI columns
     for run in ("synth/oracle", "synth/rag-bm25", "synth/no-memory", a, b):

@@ -8,41 +8,24 @@ from pathlib import Path
 import pytest
 
 import memeval_runs as mr
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
+from browser import chromium_page
 
 
 @pytest.mark.slow
 def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install the Debian package (`apt-get install -y "
-                    "chromium`; scripts/setup.sh does it) to run the browser test")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("the playwright Python package is missing: run `bash scripts/setup.sh`")
     out = tmp_path / "rep"
     mr.memeval("report", str(mr.bm25()), "--out", str(out))
-    requests: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto((out / "report.html").as_uri(), wait_until="load")
-            shot = tmp_path / "report.png"
-            page.screenshot(path=str(shot), full_page=True)
-            table = page.locator("table#metrics")
-            assert table.is_visible()
-            assert table.locator("tbody tr").count() >= 2
-            assert "f1_official" in table.inner_text()
-            widths = page.evaluate("""() => Array.from(document.images)
-                .filter(i => i.src.startsWith('data:image/png;base64,'))
-                .map(i => i.complete ? i.naturalWidth : 0)""")
-        finally:
-            browser.close()
+    shot = tmp_path / "report.png"
+    with chromium_page(1280, 900) as (page, requests):
+        page.goto((out / "report.html").as_uri(), wait_until="load")
+        page.screenshot(path=str(shot), full_page=True)
+        table = page.locator("table#metrics")
+        assert table.is_visible()
+        assert table.locator("tbody tr").count() >= 2
+        assert "f1_official" in table.inner_text()
+        widths = page.evaluate("""() => Array.from(document.images)
+            .filter(i => i.src.startsWith('data:image/png;base64,'))
+            .map(i => i.complete ? i.naturalWidth : 0)""")
     assert widths and max(widths) > 0, widths
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
     # nothing but the file itself and inline data was fetched

@@ -40,6 +40,17 @@ def metric_rows(metrics: dict[str, Any], convention: str = "data") -> list[list[
     return rows
 
 
+def cluster_note(rows: list[list[str]]) -> str | None:
+    """A warning when some row rests on fewer than 5 clusters (rows as `metric_rows` gives)."""
+    few = min((int(r[3]) for r in rows if int(r[3]) >= 1), default=None)
+    if few == 1:
+        return "one cluster only in some rows: no CI can be computed there ('-')"
+    if few is not None and few < 5:  # t has C-1 df; the bootstrap has few distinct resamples
+        return (f"only {few} clusters in some rows: t CIs (C-1 df) are very wide and "
+                "cluster-bootstrap CIs too narrow; neither is reliable below 5 clusters")
+    return None
+
+
 def print_metrics(console: Console, folder: RunFolder, convention: str = "data") -> None:
     data = folder.metrics()
     m = folder.manifest()
@@ -53,11 +64,9 @@ def print_metrics(console: Console, folder: RunFolder, convention: str = "data")
         t.add_row(*row)
     console.print(t)
     notes = []
-    few = min((int(r[3]) for r in metric_rows(data["metrics"], convention) if int(r[3]) >= 2),
-              default=None)
-    if few is not None and few < 5:  # t has C-1 df; the bootstrap has few distinct resamples
-        notes.append(f"only {few} clusters in some rows: t CIs (C-1 df) are very wide and "
-                     "cluster-bootstrap CIs too narrow; neither is reliable below 5 clusters")
+    few = cluster_note(metric_rows(data["metrics"], convention))
+    if few:
+        notes.append(few)
     if "category_convention" in data:
         conv = "Mem0 paper labels" if convention == "mem0" else data["category_convention"]
         notes.append(f"categories: {conv}")

@@ -1,4 +1,4 @@
-"""RunContext helpers: progress lines for long steps inside a group."""
+"""Small engine helpers: progress lines inside a group; the few-clusters warning of `show`."""
 
 from rich.console import Console
 from rich.progress import Progress
@@ -18,3 +18,18 @@ def test_phase_shows_a_line_until_complete_and_is_a_no_op_without_progress():
         advance()
         assert prog.tasks == []  # done: the line goes, the run's own bar stays readable
     RunContext(llm=None).phase("no progress", 2)()  # outside a runner: nothing to show
+
+
+def test_show_warns_when_rows_rest_on_few_clusters():
+    from memeval.aggregate import aggregate_scores
+    from memeval.records import Score
+    from memeval.show import cluster_note, metric_rows
+
+    def rows(n_clusters: int) -> list[list[str]]:
+        scores = [Score(sample_id=f"s{i}", cluster=f"c{i % n_clusters}", metric="acc",
+                        value=float(i % 2)) for i in range(12)]
+        return metric_rows(aggregate_scores(scores))
+
+    assert "one cluster only" in (cluster_note(rows(1)) or "")
+    assert "only 3 clusters" in (cluster_note(rows(3)) or "")
+    assert cluster_note(rows(6)) is None

@@ -95,32 +95,26 @@ class RunCache:
         self.hits = 0
         self.misses = 0
 
-    def summary(self, root: Path, path: Path) -> RunSummary | Skipped:
+    def _cached(self, store: dict[Path, Any], path: Path, make: Callable[[Any], Any]) -> Any:
+        """store[path] while the files' fingerprint (sizes, mtimes) is unchanged, else make(fp)."""
         fp = fingerprint(path)
         with self._lock:
-            got = self._summaries.get(path)
+            got = store.get(path)
             if got is not None and got[0] == fp:
                 self.hits += 1
                 return got[1]
             self.misses += 1
-        parsed = parse_summary(root, path, fp)
+        made = make(fp)
         with self._lock:
-            self._summaries[path] = (fp, parsed)
-        return parsed
+            store[path] = (fp, made)
+        return made
+
+    def summary(self, root: Path, path: Path) -> RunSummary | Skipped:
+        return self._cached(self._summaries, path, lambda fp: parse_summary(root, path, fp))
 
     def loaded(self, path: Path) -> LoadedRun:
         """The run's scores (memeval.compare.LoadedRun, derived metrics added), cached."""
-        fp = fingerprint(path)
-        with self._lock:
-            got = self._loaded.get(path)
-            if got is not None and got[0] == fp:
-                self.hits += 1
-                return got[1]
-            self.misses += 1
-        run = load_run(path)
-        with self._lock:
-            self._loaded[path] = (fp, run)
-        return run
+        return self._cached(self._loaded, path, lambda fp: load_run(path))
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """compute() once per key (keys include the fingerprints of the runs involved)."""

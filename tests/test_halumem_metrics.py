@@ -287,7 +287,7 @@ def test_exact_judge_update_and_qa() -> None:
 
 def test_refused_request_is_an_invalid_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
     class Refused(Exception):
-        pass
+        """What a server's content filter raises."""
 
     class RefusingClient(FakeClient):
         async def chat(self, messages: list[dict[str, str]], **kw: Any) -> _Res:

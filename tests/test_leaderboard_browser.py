@@ -23,6 +23,15 @@ from browser import chromium_page
 QUADRANTS = ("both right", "A only", "B only", "both wrong")
 
 
+def _healthy(url: str) -> bool:
+    """Streamlit's health endpoint answers "ok"; False while the server is not listening yet."""
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+            return r.read().strip() == b"ok"
+    except OSError:
+        return False
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -40,13 +49,7 @@ def served(llm_spec: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
+        while not _healthy(url):
             if proc.poll() is not None or time.monotonic() > deadline:
                 log.flush()
                 pytest.fail("memeval leaderboard did not come up:\n" +

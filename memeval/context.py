@@ -25,7 +25,7 @@ class RunContext:
     judge: str | None = None  # None = no judge metrics; "llm" / "exact" where a pack offers them
     options: dict[str, Any] = field(default_factory=dict)
     run_dir: Any = None  # pathlib.Path of the run folder: packs write plots and artefacts here
-    progress: Any = None  # rich.progress.Progress of the runner, while samples are generated
+    progress: Any = None  # memeval.progress display of the runner, while samples are generated
 
     def phase(self, label: str, total: int) -> Callable[[], None]:
         """A progress line for a long step inside a group that yields no prediction yet (e.g.
@@ -34,10 +34,13 @@ class RunContext:
         if prog is None:
             return lambda: None
         tid = prog.add_task(label, total=total)
+        done = 0
 
         def advance() -> None:
+            nonlocal done
+            done += 1
             prog.advance(tid)
-            if prog.tasks[prog.task_ids.index(tid)].finished:
+            if done >= total:
                 prog.remove_task(tid)
         return advance
 

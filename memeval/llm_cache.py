@@ -7,6 +7,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ class ResponseCache:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, body TEXT NOT NULL,"
-            " caller TEXT, created REAL DEFAULT (unixepoch('subsec')))"
+            " caller TEXT, created REAL)"
         )
         self._db.commit()
 
@@ -44,8 +45,10 @@ class ResponseCache:
 
     def put(self, key: str, body: dict[str, Any], caller: str) -> None:
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO responses (key, body, caller) VALUES (?,?,?)",
-                             (key, json.dumps(body), caller))
+            # the time comes from Python: SQLite before 3.42 (Debian 12's) has no 'subsec'
+            # and stored NULL through a column default
+            self._db.execute("INSERT OR REPLACE INTO responses (key, body, caller, created)"
+                             " VALUES (?,?,?,?)", (key, json.dumps(body), caller, time.time()))
             self._db.commit()
 
     def __len__(self) -> int:

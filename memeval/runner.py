@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from memeval import __version__, registry
 from memeval.aio import completed
@@ -20,6 +19,7 @@ from memeval.audit import AuditLog, env_secrets
 from memeval.context import RunContext
 from memeval.errors import EndpointDown, UserError
 from memeval.manifest import config_sha256, git_info, machine_info, package_versions
+from memeval.progress import progress
 from memeval.records import Prediction, RunManifest, Sample, utcnow
 from memeval.runfolder import JsonlWriter, RunFolder
 from memeval.scoring import score_run
@@ -72,11 +72,6 @@ def _construct(cls: Any, what: str, *args: Any, **kw: Any) -> Any:
     return cls(*args, **kw)
 
 
-def _progress(console: Console) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=False)
-
-
 class Runner:
     def __init__(self, llm: Any, console: Console | None = None):
         self.llm = llm
@@ -121,7 +116,7 @@ class Runner:
         status = "aborted"
         try:
             await self._generate(task, system, pending, ctx, folder, audit)
-            with _progress(self.console) as prog:
+            with progress(self.console) as prog:
                 metrics = await score_run(folder, task, ctx, judge=spec.judge is not None,
                                           progress=prog)
             status = "complete"
@@ -153,7 +148,7 @@ class Runner:
         for s in pending:
             groups.setdefault(s.group, []).append(s)
         writer = JsonlWriter(folder.predictions_path)
-        with _progress(self.console) as prog:
+        with progress(self.console) as prog:
             bar = prog.add_task(f"{task.name} x {ctx.system_name}", total=len(pending))
             ctx.progress = prog
 

@@ -1,4 +1,5 @@
-"""Small engine helpers: progress lines inside a group; the few-clusters warning of `show`."""
+"""Small engine helpers: progress lines inside a group and in logs; the few-clusters warning of
+`show`."""
 
 from rich.console import Console
 from rich.progress import Progress
@@ -33,3 +34,28 @@ def test_show_warns_when_rows_rest_on_few_clusters():
     assert "one cluster only" in (cluster_note(rows(1)) or "")
     assert "only 3 clusters" in (cluster_note(rows(3)) or "")
     assert cluster_note(rows(6)) is None
+
+
+def test_progress_in_a_log_is_timestamped_lines_not_a_silent_bar():
+    import io
+    import re
+
+    from memeval.progress import LineProgress, progress
+
+    log = io.StringIO()
+    console = Console(file=log, width=200)  # a file: not a terminal, as under nohup or CI
+    prog = progress(console)
+    assert isinstance(prog, LineProgress)
+    with prog:
+        tid = prog.add_task("conv-26: adding sessions", total=3)
+        prog.advance(tid)  # within the interval: no line
+        prog.every_s = 0.0
+        prog.advance(tid)
+        prog.advance(tid)
+        prog.remove_task(tid)
+        prog.advance(tid)  # a removed task is ignored
+    lines = log.getvalue().splitlines()
+    assert [re.sub(r"^\d\d:\d\d:\d\d ", "", ln).split(" (")[0] for ln in lines] == [
+        "conv-26: adding sessions: 0/3", "conv-26: adding sessions: 2/3",
+        "conv-26: adding sessions: 3/3"]
+    assert "left)" in lines[1] and "left" not in lines[2]

@@ -9,7 +9,7 @@ from memeval.endpoint import Endpoint, parse_llm_spec, strip_secrets
 from memeval.errors import EndpointDown, UserError
 from memeval.llm import LLMClient, schema_format
 from memeval.llm_cache import ResponseCache
-from memeval.server import free_port
+from memeval.server import EmbeddedServer, free_port
 
 SCHEMA = {"type": "object", "properties": {"label": {"type": "string", "enum": ["YES", "NO"]}},
           "required": ["label"]}
@@ -54,6 +54,38 @@ def test_json_schema_cache_and_ledger(llm_server, tmp_path):
         assert client.complete_sync("The capital of France is", max_tokens=4).text
     finally:
         client.close()
+
+
+def test_cache_records_when_each_response_was_stored(tmp_path):
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    before = time.time()
+    cache.put("k", {"text": "x"}, "judge")
+    assert cache.get("k") == {"text": "x"}
+    created = cache._db.execute("SELECT created FROM responses WHERE key='k'").fetchone()[0]
+    cache.close()
+    assert created is not None and before <= created <= time.time()
+
+
+@pytest.mark.slow
+def test_kv_state_cache_does_not_change_greedy_answers(llm_server):
+    """The session server keeps KV states for prefix reuse; a server without that cache must
+    give the same greedy answers to two alternating prompt families (the case the cache is for)."""
+    family = {"a": "You list facts about people. " + "Keep each fact short. " * 60,
+              "b": "You decide whether a memory changes. " + "Answer ADD or NONE. " * 60}
+    prompts = [[{"role": "system", "content": family[f]},
+                {"role": "user", "content": f"Message {i}: Caroline adopted a dog named Rex."}]
+               for i in range(2) for f in "ab"]
+
+    def answers(server: EmbeddedServer) -> list[str]:
+        client = LLMClient(server.endpoint(), cache=None)
+        try:
+            return [client.chat_sync(m, max_tokens=12).text for m in prompts]
+        finally:
+            client.close()
+
+    assert llm_server.kv_cache
+    with EmbeddedServer(kv_cache=False) as plain:
+        assert answers(llm_server) == answers(plain)
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ fresh response cache, one after the other in one run; the responses are then com
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sqlite3
 import sys
@@ -27,8 +28,9 @@ from memeval.tasks.locomo import loader  # noqa: E402
 
 
 def responses(db: Path) -> dict[str, str]:
+    """Response text by cache key (the stored body also holds the call's latency)."""
     with sqlite3.connect(db) as con:
-        return dict(con.execute("select key, body from responses"))
+        return {k: json.loads(b)["text"] for k, b in con.execute("select key, body from responses")}
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ where a live bar renders nothing until the end and an hours-long ingest would lo
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 LINE_EVERY_S = 30.0  # at most one line per task per interval, plus its first and last
+PACE_STEPS = 3  # the ETA follows the last few steps: a resumed run replays its head from the cache
 
 
 def progress(console: Console) -> Any:
@@ -26,8 +28,12 @@ class _Task:
     label: str
     total: int
     done: int = 0
-    start: float = field(default_factory=time.monotonic)
+    start: float = field(default_factory=lambda: time.monotonic())
     last_line: float = 0.0
+    recent: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=PACE_STEPS + 1))
+
+    def __post_init__(self) -> None:
+        self.recent.append((self.start, 0))
 
 
 class LineProgress:
@@ -54,6 +60,7 @@ class LineProgress:
         if t is None:
             return
         t.done += n
+        t.recent.append((time.monotonic(), t.done))
         if t.done >= t.total or time.monotonic() - t.last_line >= self.every_s:
             self._line(t)
 
@@ -65,8 +72,9 @@ class LineProgress:
         t.last_line = now
         elapsed = now - t.start
         eta = ""
-        if 0 < t.done < t.total:
-            eta = f", ~{_hms(elapsed / t.done * (t.total - t.done))} left"
+        (t0, d0), (t1, d1) = t.recent[0], t.recent[-1]
+        if 0 < t.done < t.total and d1 > d0:
+            eta = f", ~{_hms((t1 - t0) / (d1 - d0) * (t.total - t.done))} left"
         self.console.print(f"{time.strftime('%H:%M:%S')} {t.label}: {t.done}/{t.total} "
                            f"({_hms(elapsed)}{eta})", highlight=False, soft_wrap=True)
 

@@ -59,3 +59,25 @@ def test_progress_in_a_log_is_timestamped_lines_not_a_silent_bar():
         "conv-26: adding sessions: 0/3", "conv-26: adding sessions: 2/3",
         "conv-26: adding sessions: 3/3"]
     assert "left)" in lines[1] and "left" not in lines[2]
+
+
+def test_progress_eta_follows_the_recent_pace_not_a_replayed_head(monkeypatch):
+    """A resumed run replays its first steps from the response cache in seconds; an ETA over the
+    whole elapsed time would then promise minutes when an hour is left."""
+    import io
+
+    import memeval.progress as mp
+
+    clock = [1000.0]
+    monkeypatch.setattr(mp.time, "monotonic", lambda: clock[0])
+    log = io.StringIO()
+    prog = mp.LineProgress(Console(file=log, width=200), every_s=0.0)
+    tid = prog.add_task("conv-26: adding sessions", total=20)
+    for _ in range(10):  # replayed: 1 s each
+        clock[0] += 1.0
+        prog.advance(tid)
+    for _ in range(mp.PACE_STEPS):  # live: 300 s each
+        clock[0] += 300.0
+        prog.advance(tid)
+    last = log.getvalue().splitlines()[-1]
+    assert last.endswith(f"13/20 (15:10, ~{7 * 300 // 60}:00 left)"), last

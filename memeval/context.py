@@ -3,16 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
+from memeval.audit import redact
 from memeval.records import Memory
 
 T = TypeVar("T")
 
 _EVENT_KIND = {"ADD": "memory.write", "UPDATE": "memory.update", "DELETE": "memory.delete"}
+MemoryKey = tuple[str, str, str, str]  # kind, actor, namespace, text
+
+
+def logged_memory_events(audit_path: Path) -> set[MemoryKey]:
+    """The memory events earlier stretches of a run logged. A resumed run rebuilds a system's
+    store by adding again what it had added (replies come from the response cache); those writes
+    are logged again, marked `replayed`, so counting the log's writes does not count them twice.
+    Memory ids are no key: Mem0 draws a fresh uuid for the same memory."""
+    keys: set[MemoryKey] = set()
+    if not audit_path.exists():
+        return keys
+    with audit_path.open(encoding="utf-8") as f:
+        for line in f:  # the writer checked (and repaired) the chain before we read it
+            ev = json.loads(line)
+            if ev.get("kind") in _EVENT_KIND.values():
+                p = ev.get("payload") or {}
+                keys.add((ev["kind"], ev.get("actor", ""), str(p.get("ns")), str(p.get("text"))))
+    return keys
 
 
 @dataclass
@@ -26,6 +47,7 @@ class RunContext:
     options: dict[str, Any] = field(default_factory=dict)
     run_dir: Any = None  # pathlib.Path of the run folder: packs write plots and artefacts here
     progress: Any = None  # memeval.progress display of the runner, while samples are generated
+    earlier_memory_events: set[MemoryKey] = field(default_factory=set)  # see logged_memory_events
 
     def phase(self, label: str, total: int) -> Callable[[], None]:
         """A progress line for a long step inside a group that yields no prediction yet (e.g.
@@ -54,11 +76,15 @@ class RunContext:
         """Audit every write/update/delete the system reported."""
         if self.audit is None:
             return
+        actor = f"system:{self.system_name}"
         for m in memories:
             kind = _EVENT_KIND.get((m.event or "ADD").upper())
             if kind:
-                self.audit.emit(kind, f"system:{self.system_name}",
-                                {"ns": ns, "memory_id": m.memory_id, "text": m.text})
+                payload: dict[str, Any] = {"ns": ns, "memory_id": m.memory_id, "text": m.text}
+                logged_text = str(redact(m.text, self.audit.secrets))  # as the log holds it
+                if (kind, actor, ns, logged_text) in self.earlier_memory_events:
+                    payload["replayed"] = True
+                self.audit.emit(kind, actor, payload)
 
 
 async def fit_to_window(llm: Any, lines: list[str], budget_tokens: int) -> tuple[list[str], int, int]:

@@ -16,7 +16,7 @@ from memeval import __version__, registry
 from memeval.aio import completed
 from memeval.adapters.memory.base import SystemContext
 from memeval.audit import AuditLog, env_secrets
-from memeval.context import RunContext
+from memeval.context import RunContext, logged_memory_events
 from memeval.errors import EndpointDown, UserError
 from memeval.manifest import config_sha256, git_info, machine_info, package_versions
 from memeval.progress import progress
@@ -112,7 +112,9 @@ class Runner:
                    {"run_id": manifest.run_id, "samples": len(samples), "done": len(done),
                     "pending": len(pending), "config_sha256": manifest.config_sha256})
         ctx = RunContext(llm=self.llm, seed=spec.seed, concurrency=spec.concurrency, audit=audit,
-                         system_name=spec.system, judge=spec.judge, run_dir=folder.path)
+                         system_name=spec.system, judge=spec.judge, run_dir=folder.path,
+                         earlier_memory_events=logged_memory_events(folder.audit_path)
+                         if resuming else set())
         status = "aborted"
         try:
             await self._generate(task, system, pending, ctx, folder, audit)

@@ -58,6 +58,15 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path, llm_spec):
     assert json.loads((killed / "metrics.json").read_text())["metrics"] == \
         json.loads((ref / "metrics.json").read_text())["metrics"]
     assert verify_run(killed).ok
+    # the resumed stretch rebuilt the store by adding the conversation again: those writes are
+    # logged, marked as replays, so the log's first-hand writes are those of one clean run
+    def writes(out: Path) -> list[dict]:
+        return [e for e in map(json.loads, (out / "audit.jsonl").read_text().splitlines())
+                if e["kind"] == "memory.write"]
+    first, ref_writes = [w for w in writes(killed) if not w["payload"].get("replayed")], writes(ref)
+    assert len(ref_writes) > 0 and len(writes(killed)) == 2 * len(ref_writes)
+    assert [(w["payload"]["ns"], w["payload"]["text"]) for w in first] == \
+        [(w["payload"]["ns"], w["payload"]["text"]) for w in ref_writes]
 
 
 @pytest.mark.slow

@@ -141,6 +141,19 @@ def _parse(raw: bytes) -> AuditEvent | str:
         return f"not an audit event ({e.error_count()} schema error(s))"
 
 
+def read_events(path: str | os.PathLike[str]) -> list[AuditEvent]:
+    """The events of a log, for readers that come after an AuditLog opened it (which checked the
+    chain and repaired a torn tail): a line that does not parse is an error here, not skipped."""
+    events = []
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            ev = _parse(raw)
+            if isinstance(ev, str):
+                raise UserError(f"{path}:{lineno}: {ev} (check it with `memeval audit verify`)")
+            events.append(ev)
+    return events
+
+
 def _seq_of(raw: bytes) -> int | None:
     try:
         seq = json.loads(raw).get("seq")

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from memeval.audit import redact
+from memeval.audit import read_events, redact
 from memeval.records import Memory
 
 T = TypeVar("T")
@@ -19,21 +19,16 @@ _EVENT_KIND = {"ADD": "memory.write", "UPDATE": "memory.update", "DELETE": "memo
 MemoryKey = tuple[str, str, str, str]  # kind, actor, namespace, text
 
 
-def logged_memory_events(audit_path: Path) -> set[MemoryKey]:
+def logged_memory_events(audit_path: Path) -> Counter[MemoryKey]:
     """The memory events earlier stretches of a run logged. A resumed run rebuilds a system's
     store by adding again what it had added (replies come from the response cache); those writes
     are logged again, marked `replayed`, so counting the log's writes does not count them twice.
+    A count per key: a new write of an already logged text beyond the replay stays first-hand.
     Memory ids are no key: Mem0 draws a fresh uuid for the same memory."""
-    keys: set[MemoryKey] = set()
     if not audit_path.exists():
-        return keys
-    with audit_path.open(encoding="utf-8") as f:
-        for line in f:  # the writer checked (and repaired) the chain before we read it
-            ev = json.loads(line)
-            if ev.get("kind") in _EVENT_KIND.values():
-                p = ev.get("payload") or {}
-                keys.add((ev["kind"], ev.get("actor", ""), str(p.get("ns")), str(p.get("text"))))
-    return keys
+        return Counter()
+    return Counter((ev.kind, ev.actor, str(ev.payload.get("ns")), str(ev.payload.get("text")))
+                   for ev in read_events(audit_path) if ev.kind in _EVENT_KIND.values())
 
 
 @dataclass
@@ -47,7 +42,7 @@ class RunContext:
     options: dict[str, Any] = field(default_factory=dict)
     run_dir: Any = None  # pathlib.Path of the run folder: packs write plots and artefacts here
     progress: Any = None  # memeval.progress display of the runner, while samples are generated
-    earlier_memory_events: set[MemoryKey] = field(default_factory=set)  # see logged_memory_events
+    earlier_memory_events: Counter[MemoryKey] = field(default_factory=Counter)  # logged_memory_events
 
     def phase(self, label: str, total: int) -> Callable[[], None]:
         """A progress line for a long step inside a group that yields no prediction yet (e.g.
@@ -82,7 +77,9 @@ class RunContext:
             if kind:
                 payload: dict[str, Any] = {"ns": ns, "memory_id": m.memory_id, "text": m.text}
                 logged_text = str(redact(m.text, self.audit.secrets))  # as the log holds it
-                if (kind, actor, ns, logged_text) in self.earlier_memory_events:
+                key = (kind, actor, ns, logged_text)
+                if self.earlier_memory_events[key] > 0:
+                    self.earlier_memory_events[key] -= 1
                     payload["replayed"] = True
                 self.audit.emit(kind, actor, payload)
 

@@ -28,7 +28,7 @@ class _Task:
     label: str
     total: int
     done: int = 0
-    start: float = field(default_factory=lambda: time.monotonic())
+    start: float = field(default_factory=lambda: time.monotonic())  # looked up per call: testable
     last_line: float = 0.0
     recent: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=PACE_STEPS + 1))
 

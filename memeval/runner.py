@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import re
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,7 +114,7 @@ class Runner:
         ctx = RunContext(llm=self.llm, seed=spec.seed, concurrency=spec.concurrency, audit=audit,
                          system_name=spec.system, judge=spec.judge, run_dir=folder.path,
                          earlier_memory_events=logged_memory_events(folder.audit_path)
-                         if resuming else set())
+                         if resuming else Counter())
         status = "aborted"
         try:
             await self._generate(task, system, pending, ctx, folder, audit)

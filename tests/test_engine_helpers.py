@@ -81,3 +81,24 @@ def test_progress_eta_follows_the_recent_pace_not_a_replayed_head(monkeypatch):
         prog.advance(tid)
     last = log.getvalue().splitlines()[-1]
     assert last.endswith(f"13/20 (15:10, ~{7 * 300 // 60}:00 left)"), last
+
+
+def test_a_resumed_run_marks_each_earlier_write_replayed_once(tmp_path):
+    """Rebuilding a store repeats what earlier stretches logged (marked `replayed`); a write of
+    the same text beyond those, or in another namespace, is first-hand."""
+    from memeval.audit import AuditLog, read_events
+    from memeval.context import RunContext, logged_memory_events
+    from memeval.records import Memory
+
+    path = tmp_path / "audit.jsonl"
+    with AuditLog(path, secrets=[]) as log:  # the first stretch, killed after one write
+        RunContext(llm=None, audit=log, system_name="mem0").log_memories(
+            "u1", [Memory(text="likes tea", memory_id="a", event="ADD")])
+    with AuditLog(path, secrets=[]) as log:  # the resumed stretch
+        ctx = RunContext(llm=None, audit=log, system_name="mem0",
+                         earlier_memory_events=logged_memory_events(path))
+        ctx.log_memories("u1", [Memory(text="likes tea", memory_id="b", event="ADD")])  # rebuilt
+        ctx.log_memories("u1", [Memory(text="likes tea", memory_id="c", event="ADD")])  # new
+        ctx.log_memories("u2", [Memory(text="likes tea", memory_id="d", event="ADD")])
+    marks = [(e.payload["memory_id"], e.payload.get("replayed", False)) for e in read_events(path)]
+    assert marks == [("a", False), ("b", True), ("c", False), ("d", False)]

@@ -33,7 +33,7 @@ def make_task(opts: dict[str, Any], plots_dir: str | None = None) -> Any:
 def run_config(opts: dict[str, Any], cfg: str) -> tuple[list[Any], float]:
     """Train and measure one config in this (worker) process."""
     from memeval.adapters.lm.hf import TinyGPT2
-    from memeval.context import RunContext
+    from memeval.run_context import RunContext
 
     task = make_task(opts)
     system = TinyGPT2(None, size="1x16", device="cpu", threads=1)  # configs train variants
@@ -78,22 +78,23 @@ def main() -> int:
             tr = got[0].meta["training"]
             print(f"  {cfg}: {tr['steps']} steps, {tr['tokens']:,} tokens, final train loss "
                   f"{tr['final_train_loss']:.3f}, {seconds[cfg]:.0f} s", flush=True)
-    result = task.aggregate([s for p in preds for s in task.score(p)])
+    result = task.aggregate([s for p in preds for s in task.score(p)], preds, None)
+    table = result.details["capacity"]
     print(f"\n{'config':<12}{'P':>8}{'bits':>10}{'R':>8}{'95% CI':>18}{'R_max':>8}")
-    for row in result["capacity"]:
+    for row in table:
         lo, hi = row["R_ci"] or (float("nan"), float("nan"))
         print(f"{row['config']:<12}{row['params']:>8,}{row['bits']:>10,.0f}{row['R']:>8.3f}"
               f"{f'[{lo:.3f}, {hi:.3f}]':>18}{row['R_max']:>8.3f}")
-    best = max(result["capacity"], key=lambda r: r["R"])
+    best = max(table, key=lambda r: r["R"])
     print(f"best: {best['config']} R = {best['R']:.3f} bits/param; wall "
-          f"{time.perf_counter() - t0:.0f} s; figure {result.get('plots')}")
+          f"{time.perf_counter() - t0:.0f} s; figure {[str(p) for p in result.plots]}")
     args.out.mkdir(parents=True, exist_ok=True)
     out = {"args": {k: str(v) for k, v in vars(args).items()}, "dataset": task.corpus.describe(),
-           "capacity": result["capacity"], "seconds": seconds, "plots": result.get("plots"),
+           "capacity": table, "seconds": seconds, "plots": [str(p) for p in result.plots],
            "training": {q.meta["config"]: q.meta["training"] for q in preds
                         if "training" in q.meta},
-           "losses": {m: result["metrics"][m]["by_config"] for m in ("p1", "p2", "p3")
-                      if m in result["metrics"]}}
+           "losses": {m: result.metrics[m].model_dump(mode="json")["strata"]["config"]
+                      for m in ("p1", "p2", "p3") if m in result.metrics}}
     (args.out / "capacity_small.json").write_text(json.dumps(out, indent=1, default=str))
     run = write_run_folder(args.out / "run", opts, task, preds)
     print(f"results: {args.out / 'capacity_small.json'}; run folder: {run} "
@@ -110,7 +111,7 @@ def write_run_folder(path: Path, opts: dict[str, Any], task: Any, preds: list[An
     from memeval.audit import AuditLog
     from memeval.manifest import config_sha256, git_info, machine_info, package_versions
     from memeval.records import RunManifest, utcnow
-    from memeval.runfolder import JsonlWriter, RunFolder, write_json_atomic
+    from memeval.runfolder import RUN_FORMAT, JsonlWriter, RunFolder
     from memeval.runner import JobSpec
 
     if path.exists():
@@ -129,20 +130,19 @@ def write_run_folder(path: Path, opts: dict[str, Any], task: Any, preds: list[An
               "data": task.data_info()},
         system={"name": "gpt2-tiny", "version": "?", "options": {}}, llm={},
         seed=opts["seed"], git=git_info(), packages=package_versions(),
-        machine=machine_info(), memeval_version=__version__)
+        machine=machine_info(), memeval_version=__version__, format=RUN_FORMAT)
     audit = AuditLog(folder.audit_path)
     audit.emit("run.start", "benchmarks/capacity_small", {"samples": len(preds)})
     writer = JsonlWriter(folder.predictions_path)
     writer.write_many(preds)
     writer.close()
-    from memeval.context import RunContext
+    from memeval.run_context import RunContext
     from memeval.scoring import score_run
-    metrics = asyncio.run(score_run(folder, task, RunContext(llm=None, seed=opts["seed"],
-                                                             system_name="gpt2-tiny"),
-                                    judge=False))
+    folder.write_manifest(manifest)  # scoring reads it
+    asyncio.run(score_run(folder, task, RunContext(llm=None, seed=opts["seed"],
+                                                   system_name="gpt2-tiny"), judge=False))
     counts = {"samples": len(preds), "predictions": len(preds),
               "errors": sum(p.error is not None for p in preds)}
-    write_json_atomic(folder.metrics_path, {**metrics, "counts": counts})
     manifest.status, manifest.finished, manifest.counts = "complete", utcnow(), counts
     manifest.audit_tail = audit.run_end({"status": "complete", **counts}) or {}
     audit.close()

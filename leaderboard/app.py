@@ -55,9 +55,11 @@ def filters(scan: data.Scan) -> dict[str, object]:
     for key in ("task", "metric family", "setting", "judge", "answer model"):
         chosen[key] = sb.multiselect(key, opts[key], default=[], key=f"f:{key}",
                                      placeholder="all")
-    chosen["convention"] = sb.radio(
-        "category convention", ["data", "mem0"], key="f:convention", horizontal=True,
-        help="LoCoMo category names: the data's official numbering, or the Mem0 paper's")
+    if len(opts["convention"]) > 1:  # namings the tasks declare (e.g. LoCoMo's data / mem0)
+        chosen["convention"] = sb.radio(
+            "stratum naming", opts["convention"], key="f:convention", horizontal=True,
+            help="names of the strata, as the runs' tasks declare them (LoCoMo categories: "
+                 "the data's official numbering, or the Mem0 paper's)")
     chosen["correction"] = sb.selectbox("rank correction", list(CORRECTIONS), key="f:correction",
                                         help="multiple-comparison correction of the paired "
                                              "tests behind the rank column")

@@ -37,14 +37,14 @@ def render(scan: data.Scan, chosen: dict[str, Any]) -> None:
                "Rank: memeval compare's paired tests, corrected across all pairs and metrics "
                "of a table.")
     families = list(chosen.get("metric family") or [])
-    convention = str(chosen.get("convention") or "data")
+    convention = str(chosen["convention"]) if chosen.get("convention") else None
     correction = str(chosen.get("correction") or "holm")
     for (suite, task), members in data.groups(runs).items():
         render_group(suite, task, members, families, convention, correction)
 
 
 def render_group(suite: str, task: str, members: list[data.RunSummary], families: list[str],
-                 convention: str, correction: str) -> None:
+                 convention: str | None, correction: str) -> None:
     key = slug(f"{suite}-{task}")
     st.header(f"{task}  ·  suite {suite}")
     long = data.long_table(members, families, convention)
@@ -78,8 +78,8 @@ def render_plots(long: pd.DataFrame, key: str) -> None:
                      caption=f"{m}: mean with 95% CI per system")
     with right:
         if stratified:
-            default = next((i for i, m in enumerate(stratified)
-                            if m in ("qa_correct", "f1_official")), 0)
+            first = set(long[long["family"] == "correctness"]["metric"])
+            default = next((i for i, m in enumerate(stratified) if m in first), 0)
             m2 = st.selectbox("by question type / category", stratified, index=default,
                               key=f"strata-metric:{key}")
             skeys = plots.strata_keys(long, str(m2))

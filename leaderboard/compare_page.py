@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from memeval.compare import CompareReport, lower_is_better
+from memeval.comparison import CompareReport
 from memeval.leaderboard import data
 from memeval.leaderboard.data import pct
 from memeval.leaderboard.ranking import COMPARE_RESAMPLES, compare_group
@@ -16,7 +16,6 @@ from memeval.leaderboard.system_page import pick_run
 from memeval.leaderboard.ui import show_table, slug
 
 # Default metric of the quadrants: a pack's headline right/wrong metric when there is one.
-PREFERRED = ("qa_correct", "llm_judge", "f1_official", "memory_recall")
 
 
 def _p(x: float | None) -> str:
@@ -75,8 +74,9 @@ def render_quadrants(a: data.RunSummary, b: data.RunSummary, key: str) -> None:
     if not metrics:
         st.info("the two runs share no scored item")
         return
-    shown = [m for m in metrics if m in a.metrics["metrics"]] or metrics
-    first = next((shown.index(m) for m in PREFERRED if m in shown), 0)
+    shown = [m for m in metrics if m in a.results.metrics] or metrics
+    # default: the first right/wrong metric of the correctness family (e.g. qa_correct)
+    first = next((i for i, m in enumerate(shown) if ra.spec(m).family == "correctness"), 0)
     metric = str(st.selectbox("metric", shown, index=first, key=f"q-metric:{key}"))
     threshold = st.slider("an item is right when its score reaches", 0.0, 1.0, 0.5, 0.05,
                           key=f"q-thr:{key}", help="value >= t; for lower-is-better metrics "
@@ -87,7 +87,7 @@ def render_quadrants(a: data.RunSummary, b: data.RunSummary, key: str) -> None:
                               lambda: rb.folder.predictions())
     q = quadrants(ra, rb, metric, float(threshold), preds_a, preds_b)
     counts = q.counts()
-    rule = (f"score <= {1 - q.threshold:g}" if lower_is_better(metric)
+    rule = (f"score <= {1 - q.threshold:g}" if not ra.spec(metric).higher_is_better
             else f"score >= {q.threshold:g}")
     st.caption(f"Outcomes on {metric}: an item is right when its {rule}"
                + (" (binary metric)" if q.binary else ""))

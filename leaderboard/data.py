@@ -5,8 +5,6 @@ files whose real path leaves the root (symlinks) are skipped with that reason.""
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import threading
 from collections import OrderedDict
@@ -18,11 +16,13 @@ from typing import Any, TypeVar
 import pandas as pd
 from pydantic import ValidationError
 
-from memeval.compare import LoadedRun, _system_label, load_run, lower_is_better
+from memeval.contracts import MetricEntry, Results
 from memeval.errors import UserError
-from memeval.records import RunManifest
-from memeval.report import headline_ci
 from memeval.leaderboard.safety import is_inside, relative_name
+from memeval.numbers import finite_or_none
+from memeval.records import RunManifest
+from memeval.runfolder import RunFolder
+from memeval.runs import LoadedRun, load_run, system_label
 
 RUN_FILES = ("manifest.json", "metrics.json", "scores.jsonl", "predictions.jsonl", "audit.jsonl")
 MAX_DEPTH = 6  # RUNS_DIR/suite/task/run is depth 3; deeper trees are not run collections
@@ -46,7 +46,7 @@ class RunSummary:
     path: Path
     fingerprint: Fingerprint
     manifest: RunManifest
-    metrics: dict[str, Any]
+    results: Results
     label: str = ""  # system label (system[:options]), made unique among the shown runs
     suite: str = NO_SUITE
     task: str = ""
@@ -57,7 +57,7 @@ class RunSummary:
 
     @property
     def system(self) -> str:
-        return _system_label(self.manifest)
+        return system_label(self.manifest)
 
 
 @dataclass
@@ -113,7 +113,7 @@ class RunCache:
         return self._cached(self._summaries, path, lambda fp: parse_summary(root, path, fp))
 
     def loaded(self, path: Path) -> LoadedRun:
-        """The run's scores (memeval.compare.LoadedRun, derived metrics added), cached."""
+        """The run's item scores and results (memeval.runs.LoadedRun), cached."""
         return self._cached(self._loaded, path, lambda fp: load_run(path))
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
@@ -187,21 +187,18 @@ def parse_summary(root: Path, path: Path, fp: Fingerprint) -> RunSummary | Skipp
         return Skipped(name, f"manifest.json is not a valid RunManifest ({where}: {err['msg']})")
     except (UserError, OSError, UnicodeDecodeError) as e:
         return Skipped(name, f"manifest.json unreadable: {e}")
-    mpath = path / "metrics.json"
-    if not mpath.exists():
+    if not (path / "metrics.json").exists():
         return Skipped(name, f"no metrics.json (run status {manifest.status!r}; "
                              f"`memeval score {name}` writes it)")
     try:
-        metrics = json.loads(_read_inside(root, mpath))
-    except (json.JSONDecodeError, UserError, OSError, UnicodeDecodeError) as e:
-        return Skipped(name, f"metrics.json unreadable: {e}")
-    if not isinstance(metrics, dict) or not isinstance(metrics.get("metrics"), dict):
-        return Skipped(name, "metrics.json has no 'metrics' object")
-    judges = metrics.get("judges") or []
-    judge = ", ".join(str(j) for j in judges) if judges else str(
+        _read_inside(root, path / "metrics.json")  # refuses a symlink out of RUNS_DIR
+        results = RunFolder(path).results()
+    except (UserError, OSError, UnicodeDecodeError) as e:
+        return Skipped(name, f"metrics.json: {e}")
+    judge = ", ".join(results.judges) if results.judges else str(
         manifest.config.get("judge") or NONE)
-    return RunSummary(name=name, path=path, fingerprint=fp, manifest=manifest, metrics=metrics,
-                      suite=manifest.suite or NO_SUITE, task=str(manifest.task.get("name", "?")),
+    return RunSummary(name=name, path=path, fingerprint=fp, manifest=manifest, results=results,
+                      suite=manifest.suite or NO_SUITE, task=results.task,
                       setting=manifest.setting, judge=judge,
                       answer_model=str(manifest.llm.get("model") or NONE))
 
@@ -237,14 +234,11 @@ FILTER_FIELDS = {"task": "task", "setting": "setting", "judge": "judge",
                  "answer model": "answer_model"}
 
 
-def family(metric: str) -> str:
-    """Metric family: the name's first word (qa_correct -> qa, f1_official -> f1)."""
-    return metric.split("_", 1)[0]
-
-
 def options(runs: list[RunSummary]) -> dict[str, list[str]]:
     out = {k: sorted({str(getattr(r, f)) for r in runs}) for k, f in FILTER_FIELDS.items()}
-    out["metric family"] = sorted({family(m) for r in runs for m in r.metrics["metrics"]})
+    out["metric family"] = sorted({e.spec.family for r in runs
+                                   for e in r.results.metrics.values()})
+    out["convention"] = list(dict.fromkeys(c for r in runs for c in r.results.conventions))
     return out
 
 
@@ -260,16 +254,10 @@ def apply_filters(runs: list[RunSummary], chosen: dict[str, list[str]]) -> list[
 
 # ---- tables -----------------------------------------------------------------------------------
 
-def stratum_blocks(entry: dict[str, Any], convention: str) -> list[tuple[str, str, dict]]:
-    """(stratum key, label, block) for overall and each by_* stratum; LoCoMo categories use the
-    Mem0 paper's names when `convention` is "mem0"."""
-    out = [("overall", "overall", entry["overall"])] if "overall" in entry else []
-    for key, val in entry.items():
-        if key.startswith("by_") and isinstance(val, dict):
-            for k, b in val.items():
-                name = b.get("name_mem0" if convention == "mem0" else "name") or b.get("name")
-                out.append((key[3:], f"{k} {name}" if name and name != k else str(k), b))
-    return out
+def stratum_blocks(entry: MetricEntry, convention: str | None) -> list[tuple[str, str, Any]]:
+    """(stratum key, label, block) for overall and each stratum, named in `convention`."""
+    return [(key, "overall" if key == "overall" else block.label(value, convention), block)
+            for key, value, block in entry.blocks()]
 
 
 LONG_COLUMNS = ["suite", "task", "run", "system", "seed", "setting", "judge", "answer model",
@@ -277,31 +265,27 @@ LONG_COLUMNS = ["suite", "task", "run", "system", "seed", "setting", "judge", "a
                 "ci low", "ci high", "ci method", "n", "clusters", "invalid"]
 
 
-def unit_of(entry: dict[str, Any]) -> str:
-    """A metric's unit when it is not a fraction (nats, bits: shown as is), else ''."""
-    u = entry.get("unit")
-    return u if isinstance(u, str) else ""
-
-
 def long_table(runs: list[RunSummary], families: list[str] | None = None,
-               convention: str = "data", overall_only: bool = False) -> pd.DataFrame:
+               convention: str | None = None, overall_only: bool = False) -> pd.DataFrame:
     """One row per (run, metric, stratum), on the "(all)" estimator, with the headline CI."""
     rows = []
     for r in runs:
-        for metric, entry in r.metrics["metrics"].items():
-            if not isinstance(entry, dict) or (families and family(metric) not in families):
+        conv = convention if convention in r.results.conventions else \
+            next(iter(r.results.conventions), None)
+        for metric, entry in r.results.metrics.items():
+            spec = entry.spec
+            if families and spec.family not in families:
                 continue
-            for key, label, block in stratum_blocks(entry, convention):
+            for key, label, block in stratum_blocks(entry, conv):
                 if overall_only and key != "overall":
                     continue
-                s = block.get("all") or {}
-                ci = headline_ci(s)
+                e = block.all
+                ci = e.ci
                 rows.append([r.suite, r.task, r.name, r.label, r.manifest.seed, r.setting,
-                             r.judge, r.answer_model, metric, unit_of(entry), family(metric),
-                             lower_is_better(metric), key, label, s.get("mean"),
-                             ci[0] if ci else None, ci[1] if ci else None,
-                             str(s.get("method", "")).rsplit("/", 1)[-1], s.get("n"),
-                             s.get("n_clusters"), block.get("n_invalid", 0)])
+                             r.judge, r.answer_model, metric, spec.unit, spec.family,
+                             not spec.higher_is_better, key, label, e.mean,
+                             ci[0] if ci else None, ci[1] if ci else None, e.ci_kind, e.n,
+                             e.n_clusters, block.n_invalid])
     return pd.DataFrame(rows, columns=LONG_COLUMNS)
 
 
@@ -321,6 +305,7 @@ def wide_table(long: pd.DataFrame, ranks: dict[tuple[str, str], str] | None = No
     recs = [r for r in long.to_dict("records") if r["stratum key"] == "overall"]
     metrics = list(dict.fromkeys(r["metric"] for r in recs))
     units = {r["metric"]: r["unit"] for r in recs if r["unit"]}
+    lower = {r["metric"]: bool(r["lower is better"]) for r in recs}
     by_run: dict[str, dict[str, dict[str, Any]]] = {}
     for r in recs:
         by_run.setdefault(r["run"], {}).setdefault(r["metric"], r)
@@ -332,7 +317,7 @@ def wide_table(long: pd.DataFrame, ranks: dict[tuple[str, str], str] | None = No
             g = by.get(m)
             mean, lo = (_num(g["mean"]), _num(g["ci low"])) if g else (None, None)
             unit = units.get(m, "")
-            arrow = " (lower better)" if lower_is_better(m) else ""
+            arrow = " (lower better)" if lower.get(m) else ""
             row[f"{m}{f' ({unit})' if unit else ''}{arrow}"] = (
                 None if mean is None else float(f"{mean:.4g}") if unit else round(100 * mean, 2))
             row[f"{m} 95% CI"] = ("-" if g is None or lo is None else
@@ -346,11 +331,7 @@ def wide_table(long: pd.DataFrame, ranks: dict[tuple[str, str], str] | None = No
 
 
 def _num(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
+    return finite_or_none(x)
 
 
 def groups(runs: list[RunSummary]) -> dict[tuple[str, str], list[RunSummary]]:

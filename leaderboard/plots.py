@@ -6,7 +6,6 @@ the headline CI of metrics.json; fractions x100, metrics with a unit (nats, bits
 from __future__ import annotations
 
 import io
-import math
 
 import matplotlib
 
@@ -15,16 +14,13 @@ import pandas as pd  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from memeval.numbers import finite_or_none  # noqa: E402
+
 COLORS = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700", "#57606a", "#e16f24",
           "#0550ae")
 
 
-def _num(x: object) -> float | None:
-    try:
-        v = float(x)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
+_num = finite_or_none
 
 
 def _errbar(ax: Axes, x: float, row: pd.Series, color: str, label: str | None) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from memeval.compare import CompareReport, compare_runs
+from memeval.comparison import CompareReport, compare_runs
 from memeval.errors import UserError
 from memeval.leaderboard.data import CACHE, RunCache, RunSummary
 

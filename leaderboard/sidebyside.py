@@ -1,6 +1,6 @@
 """Two runs side by side: per-sample outcome quadrants (both right, A only, B only, both wrong)
 on the items both runs scored, with the items listed. Items are joined on sample_id with
-`memeval.compare.paired`, the same join the paired tests use.
+`memeval.runs.paired`, the same join the paired tests use.
 
 An item is "right" when its score reaches the threshold: value >= t for higher-is-better
 metrics, value <= 1 - t for lower-is-better ones (hallucination, omission), so a binary metric
@@ -13,8 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from memeval.compare import LoadedRun, lower_is_better, paired
-from memeval.derived import UNPAIRABLE
+from memeval.runs import LoadedRun, paired
 from memeval.records import Prediction, Score
 
 QUADRANTS = ("both right", "A only", "B only", "both wrong")
@@ -42,21 +41,20 @@ class Quadrants:
 
 def common_metrics(a: LoadedRun, b: LoadedRun) -> list[str]:
     """Metrics both runs scored on shared items (never the per-system memory metrics)."""
-    return sorted(m for m in set(a.scores) & set(b.scores) - UNPAIRABLE
-                  if set(a.scores[m]) & set(b.scores[m]))
+    return sorted(m for m in a.pairable() & b.pairable() if set(a.scores[m]) & set(b.scores[m]))
 
 
-def is_right(value: float | None, metric: str, threshold: float) -> bool:
+def is_right(value: float | None, higher_is_better: bool, threshold: float) -> bool:
     if value is None:
         return False
-    return value <= 1.0 - threshold if lower_is_better(metric) else value >= threshold
+    return value >= threshold if higher_is_better else value <= 1.0 - threshold
 
 
 def _output(preds: dict[str, Prediction], s: Score) -> str:
-    p = preds.get(s.sample_id) or preds.get(str(s.detail.get("prediction_id")))
-    if p is not None and p.sample_id == s.sample_id:
+    p = preds.get(s.sample_id)
+    if p is not None:
         return (p.output or "") if p.error is None else f"error: {p.error}"
-    reason = s.detail.get("reason") or (s.detail.get("record") or {}).get("label")
+    reason = s.detail.get("reason")  # an item of a larger prediction: its judge's reason
     return str(reason) if reason is not None else ""
 
 
@@ -74,10 +72,11 @@ def quadrants(a: LoadedRun, b: LoadedRun, metric: str, threshold: float = 0.5,
     pa, pb = preds_a or {}, preds_b or {}
     rows: dict[str, list[list[Any]]] = {q: [] for q in QUADRANTS}
     values = []
-    for sid in d["ids"]:
+    up = a.spec(metric).higher_is_better
+    for sid in d.ids:
         x, y = sa[sid], sb[sid]
         values += [x.value, y.value]
-        ra, rb = is_right(x.value, metric, threshold), is_right(y.value, metric, threshold)
+        ra, rb = is_right(x.value, up, threshold), is_right(y.value, up, threshold)
         q = QUADRANTS[0 if ra and rb else 1 if ra else 2 if rb else 3]
         question, gold = _reference(pa, x)
         rows[q].append([sid, x.cluster, ", ".join(f"{k}={v}" for k, v in x.strata.items() if v),
@@ -85,4 +84,4 @@ def quadrants(a: LoadedRun, b: LoadedRun, metric: str, threshold: float = 0.5,
     binary = all(v in (0.0, 1.0) for v in values if v is not None)
     return Quadrants(metric=metric, threshold=threshold, binary=binary,
                      items={q: pd.DataFrame(r, columns=ITEM_COLUMNS) for q, r in rows.items()},
-                     n_only_a=d["n_only_a"], n_only_b=d["n_only_b"])
+                     n_only_a=d.n_only_a, n_only_b=d.n_only_b)

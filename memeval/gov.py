@@ -9,7 +9,6 @@ items would decide it. The decision is appended to the candidate's audit log.
 
 from __future__ import annotations
 
-import argparse
 import getpass
 import hashlib
 import json
@@ -23,20 +22,16 @@ from scipy import stats as sps
 
 from memeval import __version__, stats
 from memeval.audit import GATE_DECISION, AuditLog, verify_run
-from memeval.compare import ESTIMATOR_NOTE, LoadedRun, check_comparable, load_run, paired
-from memeval.derived import UNPAIRABLE
+from memeval.comparison import ESTIMATOR_NOTE
 from memeval.errors import UserError
+from memeval.fileio import sha256_file, write_json_atomic
 from memeval.gov_models import (AuditInfo, Certificate, Decision, Estimate, Method, MetricRule,
                                 MoreSamples, Policy, Regression, Rollback, RuleResult, Snapshot,
-                                Target, TimeInfo, Verification, load_policy, shipped_policies)
-from memeval.runfolder import write_json_atomic
+                                Target, TimeInfo, Verification, load_policy)
+from memeval.runs import LoadedRun, check_comparable, load_run, paired
 
 EXIT = {"admit": 0, "reject": 1, "inconclusive": 3}  # 2 is a user error (cli.main)
 NOT_RUN = ["long-form consistency", "conflict/reversibility probes", "out-of-template inputs"]
-
-
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
 
 
 def _values(run: LoadedRun, rule: MetricRule) -> tuple[np.ndarray, np.ndarray, int]:
@@ -96,13 +91,13 @@ def _margin_reps(base: LoadedRun, cand: LoadedRun, rule: MetricRule, res: RuleRe
                  pol: Policy) -> np.ndarray | None:
     """Bootstrap replicates of the paired improvement (clusters resampled, pairs kept)."""
     d = paired(cand, base, rule.metric, rule.stratum or None)
-    res.n_paired = len(d["ids"])
+    res.n_paired = len(d.ids)
     if not res.n_paired:
         res.reasons.append("no item scored in both runs")
         return None
     sign = 1.0 if rule.higher_is_better else -1.0
-    imp = sign * (d["a"] - d["b"])
-    res.diff, res.improvement = float((d["a"] - d["b"]).mean()), float(imp.mean())
+    imp = sign * (d.a - d.b)
+    res.diff, res.improvement = float((d.a - d.b).mean()), float(imp.mean())
     captured: list[np.ndarray] = []
 
     def mean_of(t: dict[str, np.ndarray]) -> np.ndarray:
@@ -111,7 +106,7 @@ def _margin_reps(base: LoadedRun, cand: LoadedRun, rule: MetricRule, res: RuleRe
         return out
 
     _, _, ci = stats.cluster_bootstrap(mean_of, {"d": imp, "n": np.ones(len(imp))},
-                                       d["clusters"], n_boot=pol.n_boot, seed=pol.seed,
+                                       d.clusters, n_boot=pol.n_boot, seed=pol.seed,
                                        level=1 - pol.alpha)
     if len(captured) < 2:  # only the point estimate ran: fewer than two clusters
         res.reasons.append("fewer than 2 clusters: the paired difference has no CI")
@@ -173,11 +168,29 @@ def _status(res: RuleResult) -> None:
                   else "pass")
 
 
+def resolve_direction(rule: MetricRule, run: LoadedRun) -> MetricRule:
+    """The rule with the direction its task declares for the metric; a policy that states the
+    opposite direction is refused (it would pass regressions)."""
+    spec = run.results.spec(rule.metric)
+    if spec is None:
+        return rule if rule.higher_is_better is not None else rule.model_copy(
+            update={"higher_is_better": True})  # not measured: the direction is never used
+    if rule.higher_is_better is not None and rule.higher_is_better != spec.higher_is_better:
+        raise UserError(f"policy rule {rule.name}: higher_is_better={rule.higher_is_better} but "
+                        f"task {run.results.task} declares {rule.metric} {spec.direction}")
+    return rule.model_copy(update={"higher_is_better": spec.higher_is_better})
+
+
+def _pairable(run: LoadedRun, metric: str) -> bool:
+    spec = run.results.spec(metric)
+    return spec is not None and spec.pairable
+
+
 def evaluate(base: LoadedRun, cand: LoadedRun, pol: Policy) -> tuple[Decision, list[RuleResult]]:
     z = float(sps.norm.ppf(1 - pol.alpha / 2))
     results: dict[str, RuleResult] = {}
     measured: list[MetricRule] = []
-    for rule in pol.rules:
+    for rule in (resolve_direction(r, cand) for r in pol.rules):
         res = RuleResult(rule=rule.name, metric=rule.metric, stratum=rule.stratum,
                          higher_is_better=rule.higher_is_better, status="n/a", reasons=[],
                          baseline=_estimate(base, rule, pol), candidate=_estimate(cand, rule, pol))
@@ -199,10 +212,10 @@ def evaluate(base: LoadedRun, cand: LoadedRun, pol: Policy) -> tuple[Decision, l
         measured.append(rule)
         _threshold(res, rule, z)
     for rule in measured:  # e.g. extracted memories: no item exists in both runs to pair
-        if rule.margin is not None and rule.metric in UNPAIRABLE:
+        if rule.margin is not None and not _pairable(cand, rule.metric):
             results[rule.name].reasons.append("items differ per system: no paired margin test")
     _margins(base, cand, [r for r in measured if r.margin is not None
-                          and r.metric not in UNPAIRABLE], results, pol)
+                          and _pairable(cand, r.metric)], results, pol)
     for rule in measured:
         _status(results[rule.name])
     out = list(results.values())
@@ -218,8 +231,8 @@ def _snapshot(r: LoadedRun) -> Snapshot:
     return Snapshot(run_id=m.run_id, path=str(f.path.resolve()), system=str(m.system.get("name")),
                     system_version=str(m.system.get("version")),
                     system_options=m.system.get("options") or {}, seed=m.seed,
-                    config_sha256=m.config_sha256, manifest_sha256=sha256_file(f.manifest_path),
-                    scores_sha256=sha256_file(f.scores_path),
+                    config_sha256=m.config_sha256, manifest_sha256=sha256_file(f.manifest_path, missing=""),
+                    scores_sha256=sha256_file(f.scores_path, missing=""),
                     audit_count=m.audit_tail.get("count"),
                     audit_last_sha256=m.audit_tail.get("last_sha256"), created=m.created,
                     finished=m.finished, git_commit=m.git.get("commit"),
@@ -322,62 +335,3 @@ def _record(cand: LoadedRun, cert: Certificate, cert_sha: str, path: Path) -> No
     m = cand.folder.manifest()
     m.audit_tail = tail
     cand.folder.write_manifest(m)
-
-
-# ---- command --------------------------------------------------------------------------------
-
-def register(sub: Any) -> None:
-    g = sub.add_parser("gov", help="governance: admission gate with change-audit certificate")
-    gsub = g.add_subparsers(dest="gov_cmd", metavar="ACTION", required=True)
-    c = gsub.add_parser("check", help="admit / reject / inconclusive for a candidate run against "
-                        "a baseline under a pre-registered policy (exit 0 / 1 / 3)")
-    c.add_argument("--baseline", type=Path, required=True, metavar="RUN")
-    c.add_argument("--candidate", type=Path, required=True, metavar="RUN")
-    c.add_argument("--policy", required=True, help="policy YAML, or a shipped one: "
-                   + ", ".join(sorted(shipped_policies())))
-    c.add_argument("--out", type=Path, help="certificate JSON (default: "
-                   "CANDIDATE/gate_certificate.json)")
-    c.add_argument("--operator", help="who runs the gate (default: the login name)")
-    c.add_argument("--approve", action="append", default=[], metavar="NAME",
-                   help="an approver in the chain (repeatable)")
-    c.add_argument("--route", help="change route for the certificate (default: the policy's)")
-    c.set_defaults(func=cmd_check)
-
-
-def cmd_check(args: argparse.Namespace) -> int:
-    from rich.markup import escape
-    from rich.table import Table
-
-    from memeval.cli import console
-
-    cert = gate(args.baseline, args.candidate, args.policy, operator=args.operator,
-                approvals=args.approve, route=args.route, out=args.out)
-    t = Table(title=escape(f"gate {cert.verification.policy}: {cert.target.change} (x100)"),
-              title_justify="left")
-    for col in ("rule", "baseline", "candidate [95% CI]", "threshold", "improvement [95% CI]",
-                "margin", "status"):
-        t.add_column(col)
-    pct = (lambda x: "-" if x is None else f"{100 * x:.2f}")
-    ci = (lambda c: escape(f"[{pct(c[0])}, {pct(c[1])}]") if c else "")
-    for r in cert.verification.rules:
-        cand = r.candidate
-        t.add_row(escape(r.rule), pct(r.baseline.mean if r.baseline else None),
-                  f"{pct(cand.mean)} {ci(cand.ci)}" if cand else "-",
-                  f"{pct(r.threshold)} {r.threshold_status}" if r.threshold is not None else "-",
-                  f"{pct(r.improvement)} {ci(r.improvement_ci)}",
-                  f"{pct(r.margin)} {r.margin_status}" if r.margin is not None else "-", r.status)
-    console.print(t)
-    for r in cert.verification.rules:
-        for why in r.reasons:
-            console.print(escape(f"  {r.rule}: {why}"), style="dim", highlight=False)
-    colour = {"admit": "green", "reject": "red", "inconclusive": "yellow"}[cert.decision]
-    line = f"[bold {colour}]{cert.decision.upper()}[/]"
-    if cert.failing:
-        line += escape(f" (failing: {', '.join(cert.failing)})")
-    if cert.more_samples and cert.more_samples.items:
-        line += (f" - about {cert.more_samples.items} more items "
-                 f"(~{cert.more_samples.clusters} more clusters) would decide it")
-    console.print(line)
-    console.print(f"certificate: {args.out or Path(args.candidate) / 'gate_certificate.json'}; "
-                  f"gate.decision appended to {cert.audit.candidate_audit_log}", style="dim")
-    return EXIT[cert.decision]

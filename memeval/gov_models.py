@@ -29,7 +29,7 @@ class MetricRule(_Model):
 
     metric: str
     stratum: dict[str, str] = Field(default_factory=dict)  # e.g. {"category": "5"}
-    higher_is_better: bool = True
+    higher_is_better: bool | None = None  # None: as the task declares the metric
     threshold: float | None = None
     margin: float | None = Field(default=None, ge=0)
     required: bool = True  # False: skipped (and said so) when the runs lack the metric

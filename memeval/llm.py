@@ -8,7 +8,6 @@ libraries running in worker threads) share one connection pool, one semaphore an
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 from collections.abc import Coroutine
@@ -19,6 +18,7 @@ from typing import Any, TypeVar
 import httpx
 
 from memeval.endpoint import Endpoint
+from memeval.jsontext import loads_lenient
 from memeval.errors import EndpointDown
 from memeval.llm_cache import ResponseCache, cache_key
 
@@ -232,7 +232,7 @@ class LLMClient:
         choice = data["choices"][0]
         usage = data.get("usage") or {}
         text = extract(choice)
-        res = LLMResult(text=text, json=_parse_json(text) if schema is not None else None,
+        res = LLMResult(text=text, json=loads_lenient(text) if schema is not None else None,
                         prompt_tokens=int(usage.get("prompt_tokens") or 0),
                         completion_tokens=int(usage.get("completion_tokens") or 0),
                         latency_s=time.perf_counter() - t0,
@@ -273,16 +273,3 @@ class LLMClient:
             raise LLMError(f"{self.endpoint.base_url}{path} answered HTTP {resp.status_code}: {text}")
         raise EndpointDown(f"LLM endpoint {self.endpoint.base_url} ({self.endpoint.model}) failed "
                            f"after {self.retries + 1} attempts: {last}")
-
-
-def _parse_json(text: str) -> Any | None:
-    try:
-        return json.loads(text)
-    except (json.JSONDecodeError, TypeError):
-        start, end = text.find("{"), text.rfind("}")  # tolerate prose around one JSON object
-        if 0 <= start < end:
-            try:
-                return json.loads(text[start:end + 1])
-            except json.JSONDecodeError:
-                return None
-        return None

@@ -66,12 +66,50 @@ class Prediction(_Record):
 
 
 class Score(_Record):
+    """One item's value of one declared metric. `weight` is the item's denominator for "ratio"
+    metrics (sum(value * weight) / sum(weight)); `prediction_id` names the prediction an item
+    belongs to when one prediction holds several items (a HaluMem session's memory points)."""
+
     sample_id: str
     cluster: str
     metric: str
-    value: float | None  # None = invalid verdict (counted, shown in "(valid)" vs "(all)")
-    strata: dict[str, str] = Field(default_factory=dict)  # e.g. {"category": "multi-hop"}
-    detail: dict[str, Any] = Field(default_factory=dict)  # judge identity, raw verdict...
+    value: float | None  # None = invalid (failed sample, no valid verdict): counted, shown
+    weight: float = 1.0
+    strata: dict[str, str] = Field(default_factory=dict)  # e.g. {"category": "1"}
+    prediction_id: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class Verdict(_Record):
+    """One judge decision on one item of a prediction (`verdicts.jsonl`). Verdicts are what
+    judging costs; everything after them (item scores, metrics) is recomputed on re-score."""
+
+    prediction_id: str
+    item: str  # what in the prediction was judged: "answer", a memory point "p3"...
+    kind: str  # the rubric: "llm_judge", "integrity", "qa"...
+    repeat: int = 0  # repeated judge runs of the same item (agreement)
+    judge: str  # identity: endpoint and model, or a rule ("exact-v1")
+    valid: bool  # False: no usable verdict after retries (counted, never guessed)
+    label: str | None = None
+    score: float | None = None
+    fields: dict[str, Any] = Field(default_factory=dict)  # other verdict fields; what was judged
+    reason: str | None = None
+    raw: str | None = None
+    attempts: int = 1
+    cached: bool = False
+    batch: int | None = None  # verdicts written at once for a prediction; a torn batch is redone
+
+
+class GoldMemory(_Record):
+    """A memory a perfect system would store, handed only to systems whose capabilities say
+    `accepts_gold` (ceilings), in `Session.meta["gold_memories"]`."""
+
+    text: str
+    memory_id: str | None = None
+    kind: str | None = None  # e.g. "Persona Memory"
+    distractor: bool = False  # asserted by someone else: a good system does NOT store it
+    replaces: list[str] = Field(default_factory=list)  # texts this memory updates
+    timestamp: str | None = None
 
 
 class AuditEvent(_Record):
@@ -96,6 +134,7 @@ class RunManifest(_Record):
     system: dict[str, Any]  # name, options, adapter and library versions
     llm: dict[str, Any]  # endpoint identity (secrets redacted), model, backend
     setting: str = "online-retrieval"  # governance three-setting protocol
+    format: int = 1  # run-folder format: 1 = memeval 0.1 (untyped metrics.json); 2 = now
     seed: int
     git: dict[str, Any]
     packages: dict[str, str]

@@ -1,23 +1,31 @@
-"""`memeval reproduce RUN [--out NEW]`: rerun a run's recorded configuration into a new folder
-and say which metrics moved beyond the original's 95% CI (the reproducibility check)."""
+"""Rerunning a run's recorded configuration into a new folder and saying which metrics moved
+beyond the original's 95% CI (the reproducibility check behind `memeval reproduce`)."""
 
 from __future__ import annotations
 
-import argparse
 import math
+from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from memeval.records import utcnow
-from memeval.runfolder import RunFolder, write_json_atomic
+from memeval import registry
+from memeval.contracts import Results
+from memeval.errors import UserError
+from memeval.fileio import write_json_atomic
+from memeval.llm_open import LLMOptions, open_llm
+from memeval.records import RunManifest, utcnow
+from memeval.runfolder import RunFolder
+from memeval.runner import JobSpec, Runner
 
 
 class MetricCheck(BaseModel):
     model_config = ConfigDict(extra="forbid")
     metric: str
+    unit: str = ""  # "" = a fraction (shown x100)
     original: float | None
     original_ci: tuple[float, float] | None
     rerun: float | None
@@ -39,28 +47,28 @@ class Reproduction(BaseModel):
         return [c.metric for c in self.checks if c.differs]
 
 
-def check(original: dict[str, Any], rerun: dict[str, Any]) -> list[MetricCheck]:
-    from memeval.report import headline_ci
-
+def check(original: Results, rerun: Results) -> list[MetricCheck]:
     out = []
-    for name, entry in original.get("metrics", {}).items():
-        if "overall" not in entry:
+    for name, entry in original.metrics.items():
+        if entry.overall is None:
             continue
-        o = entry["overall"].get("all") or {}
-        r = ((rerun.get("metrics", {}).get(name) or {}).get("overall") or {}).get("all") or {}
-        om, rm, ci = o.get("mean"), r.get("mean"), headline_ci(o)
+        o = entry.overall.all
+        again = rerun.metrics.get(name)
+        r = again.overall.all if again is not None and again.overall is not None else None
+        om, rm, ci = o.mean, (r.mean if r is not None else None), o.ci
         if om is None or rm is None:
             differs = om != rm
         elif ci is not None:
             differs = not (ci[0] - 1e-12 <= rm <= ci[1] + 1e-12)
         else:
             differs = not math.isclose(om, rm, abs_tol=1e-12)
-        out.append(MetricCheck(metric=name, original=om, original_ci=ci, rerun=rm,
+        out.append(MetricCheck(metric=name, unit=entry.spec.unit, original=om, original_ci=ci,
+                               rerun=rm,
                                differs=differs))
     return out
 
 
-def _llm_spec(manifest: Any) -> str | None:
+def llm_spec(manifest: RunManifest) -> str | None:
     """Where the original run's LLM was: None = the embedded server (started again)."""
     llm = manifest.llm or {}
     if not llm or str(llm.get("identity", "")).startswith("embedded:"):
@@ -70,10 +78,8 @@ def _llm_spec(manifest: Any) -> str | None:
     return f"{llm.get('base_url')}::{llm.get('model')}"
 
 
-def reproduce(run: Path, out: Path | None, args: argparse.Namespace) -> Reproduction:
-    from memeval.cli import err, open_llm
-    from memeval.runner import JobSpec, Runner
-
+def reproduce(run: Path, out: Path | None, opts: LLMOptions, console: Any,
+              warn: Callable[[str], None]) -> Reproduction:
     folder = RunFolder(run).require()
     m = folder.manifest()
     cfg = m.config
@@ -82,59 +88,22 @@ def reproduce(run: Path, out: Path | None, args: argparse.Namespace) -> Reproduc
                    judge=cfg.get("judge"), suite=m.suite)
     out = out or folder.path.parent / f"{folder.path.name}__repro"
     if out.resolve() == folder.path.resolve():
-        from memeval.errors import UserError
         raise UserError("--out must be a new folder, not the original run")
-    if not args.llm:
-        args.llm = _llm_spec(m)
-    from memeval import registry
-
-    needs_llm = bool(getattr(registry.resolve("task", spec.task), "needs_llm", True))
+    opts = replace(opts, spec=opts.spec or llm_spec(m))
+    needs_llm = bool(registry.resolve("task", spec.task).needs_llm)
     with ExitStack() as stack:  # packs that train their own models start no server (as `run`)
-        llm = open_llm(args, stack, log_dir=out.parent) if needs_llm or args.llm else None
+        llm = open_llm(opts, stack, log_dir=out.parent, notify=warn) \
+            if needs_llm or opts.spec else None
         ident = llm.identity if llm is not None else None
         if ident != cfg.get("llm"):
-            err.print(f"[yellow]warning: the answer LLM differs from the original "
-                      f"({ident} vs {cfg.get('llm')}); results may legitimately move")
+            warn(f"[yellow]warning: the answer LLM differs from the original "
+                 f"({ident} vs {cfg.get('llm')}); results may legitimately move")
         spec.concurrency = llm.max_connections if llm is not None else 1
-        err.print(f"reproducing {folder.path} -> {out}")
-        new = Runner(llm, err).run(spec, out, ["memeval", "reproduce", str(run), "--out", str(out)])
+        warn(f"reproducing {folder.path} -> {out}")
+        new = Runner(llm, console).run(spec, out, ["memeval", "reproduce", str(run), "--out",
+                                                   str(out)])
     rep = Reproduction(original=str(folder.path), rerun=str(new.path), created=utcnow(),
                        llm_identity_original=cfg.get("llm"), llm_identity_rerun=ident,
-                       checks=check(folder.metrics(), new.metrics()))
+                       checks=check(folder.results(), new.results()))
     write_json_atomic(new.path / "reproduction.json", rep.model_dump(mode="json"))
     return rep
-
-
-def register(sub: Any) -> None:
-    from memeval.cli import _llm_args
-
-    p = sub.add_parser("reproduce", help="rerun a run's configuration into a new folder and "
-                                         "report metrics that differ beyond their CIs (exit 1)")
-    p.add_argument("run", type=Path)
-    p.add_argument("--out", type=Path, metavar="NEW", help="new run folder "
-                   "(default: RUN__repro beside the original)")
-    _llm_args(p)
-    p.set_defaults(func=cmd_reproduce)
-
-
-def cmd_reproduce(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
-    from memeval.cli import console
-
-    rep = reproduce(args.run, args.out, args)
-    t = Table(title=f"reproduction of {rep.original} -> {rep.rerun} ('all' estimator, x100)",
-              title_justify="left")
-    for col in ("metric", "original", "original 95% CI", "rerun", "within CI"):
-        t.add_column(col)
-    pct = (lambda x: "-" if x is None else f"{100 * x:.2f}")
-    for c in rep.checks:
-        ci = f"[{pct(c.original_ci[0])}, {pct(c.original_ci[1])}]" if c.original_ci else "-"
-        t.add_row(c.metric, pct(c.original), ci, pct(c.rerun),
-                  "[red]NO[/]" if c.differs else "yes")
-    console.print(t)
-    if rep.differing:
-        console.print(f"differ beyond the original CI: {', '.join(rep.differing)}")
-        return 1
-    console.print("all metrics within the original CIs")
-    return 0

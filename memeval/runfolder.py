@@ -1,5 +1,6 @@
-"""The run folder: append-only predictions, scores, metrics, manifest. Nothing is ever lost:
-every line is flushed and fsync'ed when written; a torn last line (killed process) is dropped."""
+"""The run folder: append-only predictions and verdicts, scores, typed results, manifest.
+Nothing is ever lost: every line is flushed and fsync'ed when written; a torn last line (killed
+process) is dropped."""
 
 from __future__ import annotations
 
@@ -7,20 +8,17 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from memeval.contracts.results import RESULTS_FORMAT, Results
 from memeval.errors import UserError
-from memeval.records import Prediction, RunManifest, Score
+from memeval.fileio import atomic_write_bytes, write_json_atomic
+from memeval.records import Prediction, RunManifest, Score, Verdict
 
 M = TypeVar("M", bound=BaseModel)
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
-    os.replace(tmp, path)
+RUN_FORMAT = 2  # verdicts.jsonl, item-level scores.jsonl, typed metrics.json
 
 
 def read_jsonl(path: Path, model: type[M], repair: bool = False) -> list[M]:
@@ -46,6 +44,10 @@ def read_jsonl(path: Path, model: type[M], repair: bool = False) -> list[M]:
     return out
 
 
+def _lines(records: list[M]) -> bytes:
+    return b"".join(r.model_dump_json().encode() + b"\n" for r in records)
+
+
 class JsonlWriter:
     def __init__(self, path: Path):
         self.path = path
@@ -53,15 +55,11 @@ class JsonlWriter:
         self._fh = path.open("ab")
 
     def write(self, record: BaseModel) -> None:
-        data = record.model_dump_json().encode() + b"\n"
-        with self._lock:
-            self._fh.write(data)
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
+        self.write_many([record])
 
     def write_many(self, records: list[BaseModel]) -> None:
         """One write + fsync for a batch (a kill leaves at most a torn tail, never a gap)."""
-        data = b"".join(r.model_dump_json().encode() + b"\n" for r in records)
+        data = _lines(records)
         with self._lock:
             self._fh.write(data)
             self._fh.flush()
@@ -78,6 +76,7 @@ class RunFolder:
 
     manifest_path = property(lambda self: self.path / "manifest.json")
     predictions_path = property(lambda self: self.path / "predictions.jsonl")
+    verdicts_path = property(lambda self: self.path / "verdicts.jsonl")
     scores_path = property(lambda self: self.path / "scores.jsonl")
     metrics_path = property(lambda self: self.path / "metrics.json")
     audit_path = property(lambda self: self.path / "audit.jsonl")
@@ -85,7 +84,7 @@ class RunFolder:
     def exists(self) -> bool:
         return self.manifest_path.exists()
 
-    def require(self) -> "RunFolder":
+    def require(self) -> RunFolder:
         if not self.exists():
             raise UserError(f"{self.path} is not a memeval run folder (no manifest.json)")
         return self
@@ -106,22 +105,42 @@ class RunFolder:
     def compact_predictions(self) -> dict[str, Prediction]:
         """Rewrite predictions.jsonl with one line per sample (errors being retried are dropped
         here; their history stays in audit.jsonl)."""
-        preds = self.predictions(repair=True)
-        keep = {k: p for k, p in preds.items() if p.error is None}
-        tmp = self.predictions_path.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(p.model_dump_json() + "\n" for p in keep.values()))
-        os.replace(tmp, self.predictions_path)
+        keep = {k: p for k, p in self.predictions(repair=True).items() if p.error is None}
+        atomic_write_bytes(self.predictions_path, _lines(list(keep.values())))
         return keep
+
+    def verdicts(self, repair: bool = False) -> list[Verdict]:
+        return read_jsonl(self.verdicts_path, Verdict, repair)
+
+    def write_verdicts(self, verdicts: list[Verdict]) -> None:
+        atomic_write_bytes(self.verdicts_path, _lines(verdicts))
 
     def scores(self, repair: bool = False) -> list[Score]:
         return read_jsonl(self.scores_path, Score, repair)
 
     def write_scores(self, scores: list[Score]) -> None:
-        tmp = self.scores_path.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(s.model_dump_json() + "\n" for s in scores))
-        os.replace(tmp, self.scores_path)
+        atomic_write_bytes(self.scores_path, _lines(scores))
 
-    def metrics(self) -> dict[str, Any]:
+    def results(self) -> Results:
+        """The typed metrics.json; a format-1 file (memeval 0.1) is refused with the way out."""
         if not self.metrics_path.exists():
             raise UserError(f"{self.path} has no metrics.json yet (run `memeval score {self.path}`)")
-        return json.loads(self.metrics_path.read_text())
+        try:
+            raw = json.loads(self.metrics_path.read_text())
+        except (OSError, ValueError) as e:
+            raise UserError(f"{self.metrics_path}: unreadable ({e})") from e
+        if not isinstance(raw, dict) or raw.get("format") != RESULTS_FORMAT:
+            found = raw.get("format", 1) if isinstance(raw, dict) else "?"
+            raise UserError(f"{self.metrics_path} is in results format {found}, this memeval "
+                            f"reads format {RESULTS_FORMAT}: run `memeval score {self.path}` to "
+                            "rewrite it from the stored predictions (no system calls)")
+        try:
+            return Results.model_validate(raw)
+        except ValidationError as e:
+            err = e.errors()[0]
+            where = ".".join(str(x) for x in err.get("loc", ()))
+            raise UserError(f"{self.metrics_path}: not valid results ({where}: {err['msg']})") from e
+
+    def write_results(self, results: Results) -> None:
+        atomic_write_bytes(self.metrics_path,
+                           (results.model_dump_json(indent=2) + "\n").encode())

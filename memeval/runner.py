@@ -14,15 +14,18 @@ from rich.console import Console
 
 from memeval import __version__, registry
 from memeval.aio import completed
-from memeval.adapters.memory.base import SystemContext
-from memeval.audit import AuditLog, env_secrets
-from memeval.context import RunContext, logged_memory_events
-from memeval.errors import EndpointDown, UserError
+from memeval.audit import AuditLog, env_secrets, redact
+from memeval.contracts import SystemContext
+from memeval.errors import EndpointDown, UserError, unknown_name
 from memeval.manifest import config_sha256, git_info, machine_info, package_versions
 from memeval.progress import progress
 from memeval.records import Prediction, RunManifest, Sample, utcnow
-from memeval.runfolder import JsonlWriter, RunFolder
+from memeval.run_context import RunContext, logged_memory_events
+from memeval.runfolder import RUN_FORMAT, JsonlWriter, RunFolder
 from memeval.scoring import score_run
+
+KIND_WORDS = {"memory": "a memory system", "trainable": "a trainable model",
+              "language-model": "a language model", "continual-learner": "a continual learner"}
 
 
 @dataclass
@@ -51,25 +54,42 @@ class JobSpec:
         return root / re.sub(r"[^A-Za-z0-9_.,=+-]", "_", name)
 
 
+def task_options(cls: Any, given: dict[str, Any]) -> dict[str, Any]:
+    """The options as the task declares them (typed), or a UserError naming the nearest one."""
+    declared = {o.name: o for o in cls.options}
+    out = {}
+    for key, value in given.items():
+        if key not in declared:
+            raise UserError(f"task {cls.name!r}: {unknown_name('option', key, declared)}")
+        out[key] = declared[key].coerce(value, cls.name)
+    return out
+
+
 def make_task(spec: JobSpec) -> Any:
     cls = registry.resolve("task", spec.task)
-    return _construct(cls, f"task {spec.task!r}", limit=spec.limit, seed=spec.seed,
-                      **spec.task_options)
+    return cls(limit=spec.limit, seed=spec.seed, **task_options(cls, spec.task_options))
+
+
+def check_pairing(task_cls: Any, spec: JobSpec) -> None:
+    """A task drives one kind of system (its declared protocol): refuse any other up front."""
+    sys_cls = registry.resolve("system", spec.system)
+    want, got = task_cls.system_kind, getattr(sys_cls, "kind", None)
+    if want != got:
+        raise UserError(f"task {spec.task!r} drives {KIND_WORDS.get(want, want)}; system "
+                        f"{spec.system!r} is {KIND_WORDS.get(str(got), str(got))} "
+                        "(see `memeval ls systems`)")
 
 
 def make_system(spec: JobSpec, sctx: SystemContext) -> Any:
     cls = registry.resolve("system", spec.system)
-    return _construct(cls, f"system {spec.system!r}", sctx, **spec.system_options)
-
-
-def _construct(cls: Any, what: str, *args: Any, **kw: Any) -> Any:
     params = inspect.signature(cls).parameters
     if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        bad = [k for k in kw if k not in params]
+        bad = [k for k in spec.system_options if k not in params]
         if bad:
             valid = [p for p in params if p not in ("self", "ctx")]
-            raise UserError(f"{what}: unknown option(s) {', '.join(bad)}; valid: {', '.join(valid)}")
-    return cls(*args, **kw)
+            raise UserError(f"system {spec.system!r}: unknown option(s) {', '.join(bad)}; "
+                            f"valid: {', '.join(valid)}")
+    return cls(sctx, **spec.system_options)
 
 
 class Runner:
@@ -85,6 +105,7 @@ class Runner:
             from memeval.llm import Ledger
             self.llm.ledger = Ledger()  # cost is per job, even when jobs share one client
         task = make_task(spec)
+        check_pairing(type(task), spec)
         samples = list(task.samples())
         ident = self.llm.identity if self.llm is not None else None
         config = spec.config(ident)
@@ -119,8 +140,7 @@ class Runner:
         try:
             await self._generate(task, system, pending, ctx, folder, audit)
             with progress(self.console) as prog:
-                metrics = await score_run(folder, task, ctx, judge=spec.judge is not None,
-                                          progress=prog)
+                await score_run(folder, task, ctx, judge=spec.judge is not None, progress=prog)
             status = "complete"
             return folder
         finally:
@@ -131,10 +151,6 @@ class Runner:
                       "errors": sum(p.error is not None for p in preds.values()),
                       "internal_failures": system_info.get("internal_failures", {})}
             cost = self.llm.ledger.summary() if self.llm is not None else {}
-            if status == "complete":
-                metrics.update(counts=counts, cost=cost, system=system_info)
-                from memeval.runfolder import write_json_atomic
-                write_json_atomic(folder.metrics_path, metrics)
             tail = audit.run_end({"status": status, **counts})
             audit.close()
             manifest.status, manifest.finished = status, utcnow()
@@ -190,20 +206,19 @@ class Runner:
                   config: dict[str, Any], command: list[str], resuming: bool) -> RunManifest:
         if resuming:
             m = folder.manifest()
-            m.status, m.finished = "running", None
+            m.status, m.finished, m.format = "running", None, RUN_FORMAT
             return m
-        from memeval.audit import redact
         secrets = env_secrets()
         return RunManifest(
             run_id=folder.path.name, command=redact(command, secrets), config=config,
             config_sha256=config_sha256(config), suite=spec.suite,
             task={"name": task.name, "version": task.version, "options": task.config(),
                   "data": task.data_info()},
-            system={"name": spec.system, "version": getattr(system, "version", "?"),
+            system={"name": spec.system, "version": system.version, "kind": system.kind,
                     "options": spec.system_options},
             llm=self.llm.endpoint.public() if self.llm is not None else {},
             seed=spec.seed, git=git_info(), packages=package_versions(), machine=machine_info(),
-            memeval_version=__version__)
+            memeval_version=__version__, format=RUN_FORMAT)
 
 
 def _safe_info(system: Any) -> dict[str, Any]:

@@ -1,55 +1,124 @@
-"""Scoring a run folder from its stored predictions: deterministic metrics are recomputed,
-judge verdicts already stored are kept, missing ones are judged (and written as they come)."""
+"""Scoring a run folder from what it stores: judge verdicts already in verdicts.jsonl are kept,
+missing ones are judged (and written as they come), then item scores and the typed results
+are recomputed and written. `memeval run` and `memeval score` both end here, so the results
+file has exactly one writer."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from memeval.aio import completed
-from memeval.context import RunContext
-from memeval.records import Score
-from memeval.runfolder import JsonlWriter, RunFolder
+from memeval.audit import JUDGE_VERDICT
+from memeval.contracts import Results
+from memeval.errors import UserError
+from memeval.records import Prediction, Score, Verdict
+from memeval.runfolder import RUN_FORMAT, JsonlWriter, RunFolder
+from memeval.run_context import RunContext
+
+
+def complete_batches(verdicts: list[Verdict]) -> list[Verdict]:
+    """Verdicts are written per prediction as one batch (`batch` = its size): a batch cut short
+    by a killed run is dropped and judged again (its calls are cache hits)."""
+    counts: dict[str, int] = defaultdict(int)
+    for v in verdicts:
+        counts[v.prediction_id] += 1
+    return [v for v in verdicts if v.batch is None or counts[v.prediction_id] == v.batch]
+
+
+def stored_verdicts(folder: RunFolder, task: Any, rejudge: bool) -> list[Verdict]:
+    """The verdicts to keep: none on --rejudge; a format-1 run's are read from its scores.jsonl
+    (the task converts them) and written to verdicts.jsonl once."""
+    if rejudge:
+        folder.write_verdicts([])
+        return []
+    if not folder.verdicts_path.exists() and folder.manifest().format < RUN_FORMAT:
+        legacy = task.legacy_verdicts(folder.scores(repair=True))
+        folder.write_verdicts(legacy)
+        return legacy
+    return complete_batches(folder.verdicts(repair=True))
+
+
+def will_judge(task: Any, ctx: RunContext) -> bool:
+    if ctx.judge is None or not task.judges:
+        return False
+    if ctx.judge not in task.judges:
+        raise UserError(f"task {task.name} has no judge {ctx.judge!r}; its judges: "
+                        f"{', '.join(task.judges)}")
+    return ctx.judge != "llm" or ctx.llm is not None
+
+
+async def judge_missing(folder: RunFolder, task: Any, preds: Sequence[Prediction],
+                        kept: list[Verdict], ctx: RunContext, progress: Any = None) -> None:
+    """Judge every prediction without verdicts; each batch is written (and audited) at once."""
+    judged = {v.prediction_id for v in kept}
+    todo = [p for p in preds if p.sample_id not in judged]
+    writer = JsonlWriter(folder.verdicts_path)
+    bar = progress.add_task("judging", total=len(todo)) if progress is not None and todo else None
+
+    async def one(pred: Prediction) -> list[Verdict]:
+        out = await task.judge(pred, ctx)
+        out = [v.model_copy(update={"batch": len(out)}) for v in out]
+        if out:
+            writer.write_many(out)
+            if ctx.audit is not None:
+                ctx.audit.emit(JUDGE_VERDICT, "judge", {
+                    "sample_id": pred.sample_id, "judges": sorted({v.judge for v in out}),
+                    "n": len(out), "invalid": sum(not v.valid for v in out)})
+        if bar is not None:
+            progress.advance(bar)
+        return out
+
+    try:
+        async for got in completed((one(p) for p in todo), ctx.concurrency):
+            kept.extend(got)
+    finally:
+        writer.close()
+
+
+def rebuild(folder: RunFolder, task: Any, preds: Sequence[Prediction],
+            verdicts: Sequence[Verdict]) -> Results:
+    """Item scores and results from predictions and verdicts: deterministic, no LLM."""
+    by_pred: dict[str, list[Verdict]] = defaultdict(list)
+    for v in verdicts:
+        by_pred[v.prediction_id].append(v)
+    # Sorted, so metrics do not depend on the order in which samples finished (float sums).
+    scores: list[Score] = sorted((s for p in preds for s in task.score(p, by_pred[p.sample_id])),
+                                 key=lambda s: (s.sample_id, s.metric))
+    folder.write_scores(scores)
+    agg = task.aggregate(scores, preds, folder.path)
+    # declared metrics without items (judged ones count only when the run judged)
+    absent = [m.name for m in task.metric_specs()
+              if m.name not in agg.metrics and (verdicts or not m.judged)]
+    results = Results(
+        task=task.name, task_version=task.version, clusters=task.cluster_name,
+        metrics=agg.metrics, no_items=absent, conventions=agg.conventions,
+        judges=sorted({v.judge for v in verdicts}), notes=agg.notes, card=list(task.card),
+        known_defects=task.known_defects, plots=[_relative(p, folder.path) for p in agg.plots],
+        details=agg.details)
+    folder.write_results(results)
+    return results
 
 
 async def score_run(folder: RunFolder, task: Any, ctx: RunContext, *, judge: bool,
-                    progress: Any = None, rejudge: bool = False) -> dict[str, Any]:
+                    progress: Any = None, rejudge: bool = False) -> Results:
     preds = folder.predictions()
-    judge_names = set(task.judge_metrics())
-    kept = [] if rejudge else [s for s in folder.scores(repair=True) if s.metric in judge_names]
-    fresh = [s for p in preds.values() for s in task.score(p)]
-    folder.write_scores(fresh + kept)
-    kept = _complete_batches(kept)
-    if judge and (ctx.llm is not None or ctx.judge == "exact") and judge_names:
-        judged = {s.detail.get("prediction_id", s.sample_id) for s in kept}
-        todo = [p for p in preds.values() if p.sample_id not in judged]
-        writer = JsonlWriter(folder.scores_path)
-        bar = progress.add_task("judging", total=len(todo)) if progress is not None else None
-
-        async def one(pred: Any) -> list[Score]:
-            out = await task.judge(pred, ctx)
-            writer.write_many(out)
-            if bar is not None:
-                progress.advance(bar)
-            return out
-
-        try:
-            async for got in completed((one(p) for p in todo), ctx.concurrency):
-                kept.extend(got)
-        finally:
-            writer.close()
-    # Sorted, so metrics do not depend on the order in which samples finished (float sums).
-    scores = sorted(fresh + kept, key=lambda s: (s.sample_id, s.metric))
     ordered = [preds[k] for k in sorted(preds)]
-    return {"task": task.name, "task_version": task.version,
-            **task.aggregate(scores, predictions=ordered)}
+    verdicts = stored_verdicts(folder, task, rejudge)
+    if judge and will_judge(task, ctx):
+        await judge_missing(folder, task, ordered, verdicts, ctx, progress)
+    results = rebuild(folder, task, ordered, verdicts)
+    m = folder.manifest()
+    if m.format < RUN_FORMAT:  # a format-1 folder is format 2 once re-scored
+        m.format = RUN_FORMAT
+        folder.write_manifest(m)
+    return results
 
 
-def _complete_batches(scores: list[Score]) -> list[Score]:
-    """Verdicts written per prediction as a batch (detail: prediction_id, batch): a batch cut
-    short by a killed run is dropped and judged again (its calls are cache hits)."""
-    counts: dict[str, int] = {}
-    for s in scores:
-        if "batch" in s.detail:
-            counts[s.detail["prediction_id"]] = counts.get(s.detail["prediction_id"], 0) + 1
-    return [s for s in scores if "batch" not in s.detail
-            or counts[s.detail["prediction_id"]] == s.detail["batch"]]
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:  # a plots_dir outside the run folder: kept as given
+        return str(path)

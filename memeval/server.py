@@ -6,7 +6,6 @@ list and never imports that package (its code is an unused plugin with heavy imp
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import subprocess
@@ -20,6 +19,7 @@ import httpx
 
 from memeval.endpoint import Endpoint
 from memeval.errors import UserError
+from memeval.fileio import sha256_file
 
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_ALIAS = "smollm2-135m-instruct"
@@ -46,14 +46,11 @@ def model_path() -> Path:
 
 
 def file_sha256(path: Path, _memo: dict[tuple[str, int, float], str] = {}) -> str:
+    """sha256_file, memoised by (path, size, mtime): the GGUF file is large and hashed per run."""
     st = path.stat()
     memo_key = (str(path), st.st_size, st.st_mtime)
     if memo_key not in _memo:
-        h = hashlib.sha256()
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        _memo[memo_key] = h.hexdigest()
+        _memo[memo_key] = sha256_file(path)
     return _memo[memo_key]
 
 

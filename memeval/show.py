@@ -1,42 +1,47 @@
-"""Metrics tables for the terminal."""
+"""A run's results as a terminal table, with the notes that qualify them."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from memeval.contracts import Results
+from memeval.errors import UserError
+from memeval.records import RunManifest
 from memeval.runfolder import RunFolder
 
 
-def _fmt(x: Any, pct: bool = True) -> str:
+def fmt(x: float | None, unit: str = "") -> str:
+    """Fractions x100 with 2 decimals; a metric with a unit as it is (4 significant digits)."""
     if x is None:
         return "-"
-    return f"{100 * x:.2f}" if pct else f"{x:.4g}"
+    return f"{x:.4g}" if unit else f"{100 * x:.2f}"
 
 
-def _ci(ci: Any, pct: bool = True) -> str:
-    return f"[{_fmt(ci[0], pct)}, {_fmt(ci[1], pct)}]" if ci else "-"
+def fmt_ci(ci: tuple[float, float] | None, unit: str = "") -> str:
+    return f"[{fmt(ci[0], unit)}, {fmt(ci[1], unit)}]" if ci else "-"
 
 
-def metric_rows(metrics: dict[str, Any], convention: str = "data") -> list[list[str]]:
+def pick_convention(results: Results, convention: str | None) -> str | None:
+    """The stratum naming to use: the asked one (it must be declared) or the first declared."""
+    if convention is None:
+        return next(iter(results.conventions), None)
+    if convention not in results.conventions:
+        valid = ", ".join(results.conventions) or "none (this task names no strata)"
+        raise UserError(f"--convention {convention!r}: {results.task} declares {valid}")
+    return convention
+
+
+def metric_rows(results: Results, convention: str | None = None) -> list[list[str]]:
     rows = []
-    for name, entry in metrics.items():
-        unit = entry.get("unit")  # set by tasks whose metric is not a fraction (nats, bits)
-        pct = not unit
-        blocks = [("overall", entry["overall"])] if "overall" in entry else []
-        for key, val in entry.items():
-            if key.startswith("by_"):
-                for stratum, block in val.items():
-                    label = block.get("name_mem0" if convention == "mem0" else "name", stratum)
-                    blocks.append((f"{stratum} {label}" if label != stratum else stratum, block))
-        for label, block in blocks:
-            a = block["all"]
-            rows.append([f"{name} ({unit})" if unit else name, label, str(a["n"]),
-                         str(a["n_clusters"]), _fmt(a["mean"], pct),
-                         _ci(a.get("ci_t"), pct), _ci(a.get("ci_boot"), pct),
-                         str(block.get("n_invalid", 0))])
+    for name, entry in results.metrics.items():
+        unit = entry.spec.unit
+        for key, value, block in entry.blocks():
+            a = block.all
+            label = "overall" if key == "overall" else block.label(value, convention)
+            rows.append([f"{name} ({unit})" if unit else name, label, str(a.n),
+                         str(a.n_clusters), fmt(a.mean, unit), fmt_ci(a.ci_t, unit),
+                         fmt_ci(a.ci_boot, unit), str(block.n_invalid)])
     return rows
 
 
@@ -51,47 +56,41 @@ def cluster_note(rows: list[list[str]]) -> str | None:
     return None
 
 
-def print_metrics(console: Console, folder: RunFolder, convention: str = "data") -> None:
-    data = folder.metrics()
-    m = folder.manifest()
-    title = (f"{data.get('task')} x {m.system.get('name')} (seed {m.seed}) - "
-             f"{folder.path}")
-    t = Table(title=title, title_justify="left")
-    for col in ("metric", "stratum", "n", "clusters", "mean (fractions x100)", "95% CI (t)",
-                "95% CI (cluster bootstrap)", "invalid"):
-        t.add_column(col, justify="left" if col in ("metric", "stratum") else "right")
-    for row in metric_rows(data["metrics"], convention):
-        t.add_row(*row)
-    console.print(t)
+def run_notes(m: RunManifest) -> list[str]:
+    """Counts, swallowed library failures and LLM cost, as the manifest records them."""
     notes = []
-    few = cluster_note(metric_rows(data["metrics"], convention))
-    if few:
-        notes.append(few)
-    if "category_convention" in data:
-        conv = "Mem0 paper labels" if convention == "mem0" else data["category_convention"]
-        notes.append(f"categories: {conv}")
-    ee = data.get("empty_extraction")
-    if ee:
-        notes.append(f"empty extraction: {ee['empty_sessions']} session(s) extracted nothing; "
-                     f"{ee['interference_in_empty_sessions']} distractor(s) counted as resisted; "
-                     f"FMR(all) {_fmt(ee.get('fmr(all)'))} vs "
-                     f"{_fmt(ee.get('fmr_excluding_empty_sessions(all)'))} without those sessions")
-    times = data.get("times")
-    if times:
-        notes.append(f"time: add {times['add_minutes']:.2f} min, retrieval "
-                     f"{times['retrieval_minutes']:.2f} min, answer {times['answer_minutes']:.2f}"
-                     f" min; {times['extracted_memories']} memories extracted")
-    if data.get("judges"):
-        notes.append("judges: " + ", ".join(data["judges"]))
-    counts = data.get("counts", {})
+    counts = m.counts or {}
     if counts:
         notes.append(f"samples {counts.get('samples')}, errors {counts.get('errors')}")
         fails = counts.get("internal_failures") or {}
         if fails:
             notes.append("internal failures: " + ", ".join(f"{k} {v}" for k, v in fails.items()))
-    cost = data.get("cost", {})
-    for caller, c in cost.items():
+    for caller, c in (m.cost or {}).items():
         notes.append(f"{caller}: {c['calls']} calls ({c['cache_hits']} cached), "
                      f"{c['prompt_tokens']}+{c['completion_tokens']} tokens, {c['seconds']} s")
+    return notes
+
+
+def print_results(console: Console, folder: RunFolder, convention: str | None = None) -> None:
+    results, m = folder.results(), folder.manifest()
+    conv = pick_convention(results, convention)
+    t = Table(title=f"{results.task} x {m.system.get('name')} (seed {m.seed}) - {folder.path}",
+              title_justify="left")
+    for col in ("metric", "stratum", "n", "clusters", "mean (fractions x100)", "95% CI (t)",
+                "95% CI (cluster bootstrap)", "invalid"):
+        t.add_column(col, justify="left" if col in ("metric", "stratum") else "right")
+    rows = metric_rows(results, conv)
+    for row in rows:
+        t.add_row(*row)
+    console.print(t)
+    notes = [n for n in [cluster_note(rows)] if n]
+    if conv is not None:
+        notes.append(f"strata named by: {results.conventions[conv]}")
+    if results.no_items:
+        notes.append("declared, but no items in this run: " + ", ".join(results.no_items))
+    notes += results.notes
+    if results.judges:
+        notes.append("judges: " + ", ".join(results.judges))
+    notes += run_notes(m)
     notes.append("'(all)' estimator: invalid/failed samples count as 0")
     console.print("\n".join(notes), style="dim")

@@ -13,6 +13,7 @@ word ("F1", "BLEU-1") means different numbers in different LLM-memory papers:
 from __future__ import annotations
 
 import string
+import unicodedata
 from collections import Counter
 from functools import lru_cache
 
@@ -33,6 +34,8 @@ __all__ = [
     "bleu1",
     "rouge_tokens",
     "rouge_l",
+    "normalize_words",
+    "contains_words",
 ]
 
 _STEMMER = PorterStemmer()  # NLTK default mode (NLTK_EXTENSIONS), as in the official code
@@ -198,3 +201,21 @@ def rouge_l(prediction: str, gold: str | int) -> float:
     precision = lcs / len(pred)
     recall = lcs / len(ref)
     return 2 * precision * recall / (precision + recall)
+
+
+# ---- word-level matching (HaluMem's exact judge, the oracle ceiling) -------------------------
+_PUNCT_RE = regex.compile(r"[^\w\s]")
+_ARTICLE_WORDS = {"a", "an", "the"}
+
+
+def normalize_words(text: str) -> str:
+    """Canonical form for text matching: lowercase, apostrophes dropped ("don't" -> "dont"),
+    other punctuation -> space, articles removed, whitespace collapsed."""
+    t = unicodedata.normalize("NFKC", text).lower().replace("'", "").replace("\u2019", "")
+    return " ".join(w for w in _PUNCT_RE.sub(" ", t).split() if w not in _ARTICLE_WORDS)
+
+
+def contains_words(haystack: str, needle: str) -> bool:
+    """Whole-word containment of normalized `needle` in normalized `haystack`."""
+    n = normalize_words(needle)
+    return bool(n) and f" {n} " in f" {normalize_words(haystack)} "

@@ -10,7 +10,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "[setup] creating $VENV with $PY" >&2
   "$PY" -m venv "$VENV"
 fi
-key=$(cat pyproject.toml constraints.txt scripts/setup.sh | sha256sum | cut -c1-16)
+key=$(cat pyproject.toml setup.py constraints.txt scripts/setup.sh | sha256sum | cut -c1-16)
 stamp="$VENV/.memeval-setup-$key"
 if [ ! -f "$stamp" ]; then
   echo "[setup] installing dependencies (first time: ~10 min, llama-cpp-python compiles)" >&2

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from memeval.adapters.memory.libseam import (memory_diff, parse_when, require_all, slug,
-                                             strict_json)
+from memeval.adapters.memory.llm_seam import require_all, strict_json
+from memeval.adapters.memory.notes import memory_diff, parse_when, slug
 
 
 def test_session_dates_of_both_packs_parse():

@@ -6,7 +6,7 @@ import math
 import pytest
 
 from memeval.adapters.lm.hf import TinyGPT2
-from memeval.context import RunContext
+from memeval.run_context import RunContext
 from memeval.errors import UserError
 from memeval.metrics import capacity as cap
 from memeval.tasks.capacity.task import CapacityTask
@@ -39,8 +39,8 @@ def test_capacity_pack_end_to_end(tmp_path, dataset):
     assert first.meta["training"]["steps"] >= 1 and first.meta["params"] > 0
     assert first.meta["params"] <= first.meta["params_total"]
     scores = [s for p in preds for s in task.score(p)]
-    out = task.aggregate(scores)
-    rows = {r["config"]: r for r in out["capacity"]}
+    out = task.aggregate(scores, preds, None)
+    rows = {r["config"]: r for r in out.details["capacity"]}
     assert set(rows) == {"1x8@2x", "1x16@2x"}
     for cfg, r in rows.items():
         # R from the table equals the formula on the mean losses of that config
@@ -53,7 +53,8 @@ def test_capacity_pack_end_to_end(tmp_path, dataset):
         lo, hi = r["R_ci"]
         assert lo <= r["R"] <= hi
     assert (tmp_path / "capacity_bits.png").stat().st_size > 0
-    assert "bits_per_param" in out["metrics"] and "p1" in out["metrics"]
+    assert "bits_per_param" in out.metrics and "p1" in out.metrics
+    assert out.plots == [tmp_path / "capacity_bits.png"]
 
 
 def test_bios_task_uses_the_bios_formula():

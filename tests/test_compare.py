@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 import memeval_runs as mr
-from memeval.compare import CompareReport, compare_runs, parse_stratum
+from memeval.comparison import CompareReport, compare_runs
+from memeval.runs import parse_stratum
 from memeval.errors import UserError
 
 pytestmark = pytest.mark.slow

@@ -4,7 +4,7 @@
 from rich.console import Console
 from rich.progress import Progress
 
-from memeval.context import RunContext
+from memeval.run_context import RunContext
 
 
 def test_phase_shows_a_line_until_complete_and_is_a_no_op_without_progress():
@@ -22,14 +22,16 @@ def test_phase_shows_a_line_until_complete_and_is_a_no_op_without_progress():
 
 
 def test_show_warns_when_rows_rest_on_few_clusters():
-    from memeval.aggregate import aggregate_scores
+    from memeval.aggregate import summarize_metrics
+    from memeval.contracts import MetricSpec, Results
     from memeval.records import Score
     from memeval.show import cluster_note, metric_rows
 
     def rows(n_clusters: int) -> list[list[str]]:
         scores = [Score(sample_id=f"s{i}", cluster=f"c{i % n_clusters}", metric="acc",
                         value=float(i % 2)) for i in range(12)]
-        return metric_rows(aggregate_scores(scores))
+        metrics = summarize_metrics([MetricSpec(name="acc")], scores)
+        return metric_rows(Results(task="t", task_version="1", clusters="c", metrics=metrics))
 
     assert "one cluster only" in (cluster_note(rows(1)) or "")
     assert "only 3 clusters" in (cluster_note(rows(3)) or "")
@@ -87,7 +89,7 @@ def test_a_resumed_run_marks_each_earlier_write_replayed_once(tmp_path):
     """Rebuilding a store repeats what earlier stretches logged (marked `replayed`); a write of
     the same text beyond those, or in another namespace, is first-hand."""
     from memeval.audit import AuditLog, read_events
-    from memeval.context import RunContext, logged_memory_events
+    from memeval.run_context import RunContext, logged_memory_events
     from memeval.records import Memory
 
     path = tmp_path / "audit.jsonl"

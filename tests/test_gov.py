@@ -13,9 +13,10 @@ import yaml
 import memeval_runs as mr
 from memeval import suite as suites
 from memeval.audit import verify_run
-from memeval.compare import load_run, paired
+from memeval.runs import load_run, paired
 from memeval.errors import UserError
-from memeval.gov import gate, load_policy, shipped_policies
+from memeval.gov import gate
+from memeval.gov_models import load_policy, shipped_policies
 from memeval.gov_models import Certificate
 from memeval.stats import paired_bootstrap_diff
 
@@ -57,7 +58,7 @@ def assert_recorded(cand: Path, cert_path: Path, decision: str) -> None:
 def test_better_candidate_with_wide_ci_is_inconclusive(tmp_path: Path) -> None:
     a, b = mr.bm25(), mr.no_memory()
     d = paired(load_run(a), load_run(b), "f1_official")
-    boot = paired_bootstrap_diff(d["a"], d["b"], d["clusters"], n_boot=10000, seed=0)
+    boot = paired_bootstrap_diff(d.a, d.b, d.clusters, n_boot=10000, seed=0)
     # the better of the two real runs is the candidate
     cand, base, ci = (a, b, boot["ci"]) if boot["diff"] > 0 else (b, a, (-boot["ci"][1],
                                                                         -boot["ci"][0]))

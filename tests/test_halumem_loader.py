@@ -13,7 +13,8 @@ from shared_data import HALUMEM_USER, shared_path
 
 from memeval.errors import UserError
 from memeval.tasks.halumem import load_users
-from memeval.tasks.halumem.loader import file_sha256, iter_hub
+from memeval.fileio import sha256_file as file_sha256
+from memeval.tasks.halumem.loader import iter_hub
 from memeval.tasks.halumem.synth import generate
 
 REAL_SHA256 = "0e8d41cfbc1d6f16c000ce462a698f16bc3f5c7f158999bcefc0539b271bbfb8"

@@ -1,5 +1,6 @@
-"""HaluMem metrics on hand-built verdict sets (results computed by hand in the comments),
-routing, the empty-extraction rule, and the judges that produce the verdicts."""
+"""HaluMem metrics on hand-built verdict records (results computed by hand in the comments),
+through the pack's item scores and the engine's aggregation; routing, the empty-extraction
+rule, and the judges that produce the verdicts."""
 
 from __future__ import annotations
 
@@ -9,8 +10,14 @@ from typing import Any
 
 import pytest
 
+from memeval.contracts import Aggregate
+from memeval.judging import Ruling
+from memeval.llm import LLMError
+from memeval.records import Score
 from memeval.tasks.halumem import metrics as M
-from memeval.tasks.halumem.judges import EMPTY_RULE, ExactJudge, LLMJudge, Verdict
+from memeval.tasks.halumem.aggregate import aggregate, empty_extraction_effect
+from memeval.tasks.halumem.declarations import METRICS
+from memeval.tasks.halumem.judges import EMPTY_RULE, ExactJudge, LLMJudge
 from memeval.tasks.halumem.metrics import AccuracyRecord, IntegrityRecord, QARecord, UpdateRecord
 from memeval.tasks.halumem.schema import MemoryPoint, Message, Question
 
@@ -60,113 +67,128 @@ QA = [
 ]
 
 
+def item_scores(*records: M.Record) -> list[Score]:
+    out: list[Score] = []
+    for n, rec in enumerate(records):
+        pid = f"{rec.user}/s{rec.session:03d}"
+        out += M.items(rec, f"{pid}/r{n:03d}", pid)
+    return sorted(out, key=lambda s: (s.sample_id, s.metric))
+
+
+def run(integrity=(), accuracy=(), update=(), qa=()) -> Aggregate:
+    return aggregate(METRICS, item_scores(*integrity, *accuracy, *update, *qa), [])
+
+
+def val(a: Aggregate, metric: str, variant: str = "all", **stratum: str) -> float | None:
+    entry = a.metrics.get(metric)
+    block = entry.block(stratum) if entry is not None else None
+    return None if block is None else getattr(block, variant).mean
+
+
 @pytest.fixture(scope="module")
-def m() -> M.HaluMemMetrics:
-    return M.compute(INTEGRITY, ACCURACY, UPDATE, QA)
+def m() -> Aggregate:
+    return run(INTEGRITY, ACCURACY, UPDATE, QA)
 
 
-def test_recall_partial_credit(m: M.HaluMemMetrics) -> None:
-    v = m.values
+def test_recall_partial_credit(m: Aggregate) -> None:
     # R(all) = #score 2 / #non-interference = 1/4 (r2's partial counts 0, r4 invalid counts 0)
-    assert v["recall(all)"] == pytest.approx(0.25)
+    assert val(m, "memory_recall") == pytest.approx(0.25)
     # R(valid) = 1/3 (r4 dropped)
-    assert v["recall(valid)"] == pytest.approx(1 / 3)
+    assert val(m, "memory_recall", "valid") == pytest.approx(1 / 3)
     # W-R(all) = (1.0*1 + 0.5*0.5 + 1.0*0 + 0.5*0) / (1.0+0.5+1.0+0.5) = 1.25/3.0
-    assert v["weighted_recall(all)"] == pytest.approx(1.25 / 3.0)
+    assert val(m, "weighted_recall") == pytest.approx(1.25 / 3.0)
     # W-R(valid) = 1.25 / (1.0+0.5+1.0) = 0.5
-    assert v["weighted_recall(valid)"] == pytest.approx(0.5)
-    r = m.ratios["recall(all)"]
-    assert r.num == [1.0, 0.0, 0.0, 0.0] and r.den == [1.0] * 4
-    assert r.clusters == ["u1", "u1", "u1", "u2"] and r.n == 4
-    assert m.ratios["weighted_recall(all)"].num == [1.0, 0.25, 0.0, 0.0]
+    assert val(m, "weighted_recall", "valid") == pytest.approx(0.5)
+    rows = [s for s in item_scores(*INTEGRITY) if s.metric == "memory_recall"]
+    assert [s.value for s in rows] == [1.0, 0.0, 0.0, None]
+    assert [s.cluster for s in rows] == ["u1", "u1", "u1", "u2"]
+    wr = [s for s in item_scores(*INTEGRITY) if s.metric == "weighted_recall"]
+    assert [(s.value, s.weight) for s in wr] == [(1.0, 1.0), (0.5, 0.5), (0.0, 1.0), (None, 0.5)]
 
 
-def test_fmr_accuracy_precision_f1(m: M.HaluMemMetrics) -> None:
-    v = m.values
+def test_fmr_accuracy_precision_f1(m: Aggregate) -> None:
     # FMR(all) = interference scored 0 / interference = 1/3; (valid) = 1/2
-    assert v["fmr(all)"] == pytest.approx(1 / 3)
-    assert v["fmr(valid)"] == pytest.approx(0.5)
+    assert val(m, "fmr") == pytest.approx(1 / 3)
+    assert val(m, "fmr", "valid") == pytest.approx(0.5)
     # Accuracy(all) = (1 + 0.5 + 0 + 0 + 1) / 5 = 0.5; (valid) = 2.5/4 = 0.625
-    assert v["memory_accuracy(all)"] == pytest.approx(0.5)
-    assert v["memory_accuracy(valid)"] == pytest.approx(0.625)
+    assert val(m, "memory_accuracy") == pytest.approx(0.5)
+    assert val(m, "memory_accuracy", "valid") == pytest.approx(0.625)
     # Target P = (1 + 0.5) / 2 over is_included = true (a1, a2) = 0.75, both variants
-    assert v["target_precision(all)"] == pytest.approx(0.75)
-    assert v["target_precision(valid)"] == pytest.approx(0.75)
+    assert val(m, "target_precision") == pytest.approx(0.75)
+    assert val(m, "target_precision", "valid") == pytest.approx(0.75)
     # F1 from the (all) values: 2 * 0.75 * 0.25 / (0.75 + 0.25) = 0.375
-    assert v["extraction_f1"] == pytest.approx(0.375)
+    assert val(m, "extraction_f1") == pytest.approx(0.375)
 
 
 def test_target_precision_invalid_but_included() -> None:
     recs = [AccuracyRecord(user="u", session=0, score=2, is_included=True),
             AccuracyRecord(user="u", session=0, score=None, is_included=True)]
     # (all): (1 + 0) / 2 = 0.5; (valid): 1 / 1 = 1.0
-    assert M.target_precision(recs, "all").value == pytest.approx(0.5)
-    assert M.target_precision(recs, "valid").value == pytest.approx(1.0)
+    assert val(run(accuracy=recs), "target_precision") == pytest.approx(0.5)
+    assert val(run(accuracy=recs), "target_precision", "valid") == pytest.approx(1.0)
 
 
-def test_update_shares(m: M.HaluMemMetrics) -> None:
-    v = m.values
+def test_update_shares(m: Aggregate) -> None:
     # 4 records, one invalid: C 1/4, O 1/4, H 1/4, Other 0/4; (valid): 1/3 each, Other 0/3
-    assert v["update_correct(all)"] == pytest.approx(0.25)
-    assert v["update_omission(all)"] == pytest.approx(0.25)
-    assert v["update_hallucination(all)"] == pytest.approx(0.25)
-    assert v["update_other(all)"] == 0.0
-    assert v["update_correct(valid)"] == pytest.approx(1 / 3)
-    assert v["update_other(valid)"] == 0.0
+    assert val(m, "update_correct") == pytest.approx(0.25)
+    assert val(m, "update_omission") == pytest.approx(0.25)
+    assert val(m, "update_hallucination") == pytest.approx(0.25)
+    assert val(m, "update_other") == 0.0
+    assert val(m, "update_correct", "valid") == pytest.approx(1 / 3)
+    assert val(m, "update_other", "valid") == 0.0
 
 
-def test_qa_shares_overall_and_strata(m: M.HaluMemMetrics) -> None:
-    v = m.values
+def test_qa_shares_overall_and_strata(m: Aggregate) -> None:
     # 5 questions, one invalid: C 2/5, H 1/5, O 1/5; (valid): C 2/4
-    assert v["qa_correct(all)"] == pytest.approx(0.4)
-    assert v["qa_hallucination(all)"] == pytest.approx(0.2)
-    assert v["qa_omission(all)"] == pytest.approx(0.2)
-    assert v["qa_correct(valid)"] == pytest.approx(0.5)
+    assert val(m, "qa_correct") == pytest.approx(0.4)
+    assert val(m, "qa_hallucination") == pytest.approx(0.2)
+    assert val(m, "qa_omission") == pytest.approx(0.2)
+    assert val(m, "qa_correct", "valid") == pytest.approx(0.5)
     # Basic Fact Recall: C 1/2, H 1/2; Memory Boundary: C 1/1
-    assert v["qa_correct(all)/question_type=Basic Fact Recall"] == pytest.approx(0.5)
-    assert v["qa_hallucination(all)/question_type=Basic Fact Recall"] == pytest.approx(0.5)
-    assert v["qa_correct(all)/question_type=Memory Boundary"] == 1.0
+    assert val(m, "qa_correct", question_type="Basic Fact Recall") == pytest.approx(0.5)
+    assert val(m, "qa_hallucination", question_type="Basic Fact Recall") == pytest.approx(0.5)
+    assert val(m, "qa_correct", question_type="Memory Boundary") == 1.0
     # Multi-hop: (all) O 1/2; (valid) O 1/1
-    assert v["qa_omission(all)/question_type=Multi-hop Inference"] == pytest.approx(0.5)
-    assert v["qa_omission(valid)/question_type=Multi-hop Inference"] == 1.0
-    # A type with no questions: None, not 0
-    assert v["qa_correct(all)/question_type=Dynamic Update"] is None
+    assert val(m, "qa_omission", question_type="Multi-hop Inference") == pytest.approx(0.5)
+    assert val(m, "qa_omission", "valid", question_type="Multi-hop Inference") == 1.0
+    # A type with no questions: listed (a declared level) with n = 0 and no value, not 0
+    empty = m.metrics["qa_correct"].block({"question_type": "Dynamic Update"})
+    assert empty is not None and empty.all.n == 0 and empty.all.mean is None
     # difficulty: easy C 1/2, medium C 1/1, hard C 0/2
-    assert v["qa_correct(all)/difficulty=easy"] == pytest.approx(0.5)
-    assert v["qa_correct(all)/difficulty=medium"] == 1.0
-    assert v["qa_correct(all)/difficulty=hard"] == 0.0
+    assert val(m, "qa_correct", difficulty="easy") == pytest.approx(0.5)
+    assert val(m, "qa_correct", difficulty="medium") == 1.0
+    assert val(m, "qa_correct", difficulty="hard") == 0.0
 
 
-def test_typewise_accuracy_excludes_interference(m: M.HaluMemMetrics) -> None:
-    v = m.values
+def test_typewise_accuracy_excludes_interference(m: Aggregate) -> None:
     # Persona: integrity r1 (2), r2 (1) + updates Correct, Omission -> (1 + 1) / 4 = 0.5
     # (upstream would add i1 and i3 -> 2/6)
-    assert v["typewise_accuracy(all)/memory_type=Persona Memory"] == pytest.approx(0.5)
+    assert val(m, "typewise_accuracy", memory_type=P) == pytest.approx(0.5)
     # Event: r3 (0) + Hallucination + invalid -> 0/3; the stored distractor i2 (score 2)
     # must not count (upstream: 1/4 = 0.25)
-    assert v["typewise_accuracy(all)/memory_type=Event Memory"] == 0.0
-    assert v["typewise_accuracy(valid)/memory_type=Event Memory"] == 0.0
-    assert m.ratios["typewise_accuracy(all)/memory_type=Event Memory"].n == 3
+    assert val(m, "typewise_accuracy", memory_type=E) == 0.0
+    assert val(m, "typewise_accuracy", "valid", memory_type=E) == 0.0
+    assert m.metrics["typewise_accuracy"].block({"memory_type": E}).all.n == 3
     # Relationship: only r4 (invalid) -> (all) 0/1; (valid) zero denominator -> None
-    assert v["typewise_accuracy(all)/memory_type=Relationship Memory"] == 0.0
-    assert v["typewise_accuracy(valid)/memory_type=Relationship Memory"] is None
+    assert val(m, "typewise_accuracy", memory_type=R) == 0.0
+    assert val(m, "typewise_accuracy", "valid", memory_type=R) is None
+    assert m.metrics["typewise_accuracy"].overall is None  # declared: no pooled value
 
 
-def test_counts(m: M.HaluMemMetrics) -> None:
-    assert m.counts == {"integrity": 4, "interference": 3, "integrity_invalid": 2,
-                        "accuracy": 5, "accuracy_invalid": 1, "update": 4,
-                        "update_invalid": 1, "qa": 5, "qa_invalid": 1}
+def test_counts(m: Aggregate) -> None:
+    assert m.details["verdicts"] == {"integrity": 4, "interference": 3, "integrity_invalid": 2,
+                                     "accuracy": 5, "accuracy_invalid": 1, "update": 4,
+                                     "update_invalid": 1, "qa": 5, "qa_invalid": 1}
 
 
 def test_zero_denominators_are_none() -> None:
-    m = M.compute([], [], [], [])
-    assert all(val is None for val in m.values.values())
+    assert run().metrics == {}  # no records: no metric, rather than zeros
     # only interference records: recall undefined, FMR defined
-    only = M.compute([I("u", P, 1.0, 0, inter=True)], [], [], [])
-    assert only.values["recall(all)"] is None and only.values["fmr(all)"] == 1.0
-    assert only.values["extraction_f1"] is None
+    only = run([I("u", P, 1.0, 0, inter=True)])
+    assert val(only, "memory_recall") is None and val(only, "fmr") == 1.0
+    assert val(only, "extraction_f1") is None
     # zero importance: weighted recall undefined
-    assert M.weighted_recall([I("u", P, 0.0, 2)]).value is None
+    assert val(run([I("u", P, 0.0, 2)]), "weighted_recall") is None
     assert M.extraction_f1(0.0, 0.0) == 0.0
 
 
@@ -190,16 +212,22 @@ def test_routing_update_vs_integrity() -> None:
 def test_empty_extraction_rule_and_fmr_effect() -> None:
     session0 = [_pt(1), _pt(2, inter=True), _pt(3, inter=True)]
     assert M.is_empty_extraction([]) and M.is_empty_extraction(["", "  "])
-    recs = M.empty_extraction_records("u", 0, session0)
+    rule = asyncio.run(ExactJudge().integrity([], session0[0]))  # the rule, not a judge call
+    recs = [IntegrityRecord.of("u", 0, p, rule) for p in session0]
     assert [r.score for r in recs] == [0, 0, 0] and all(r.empty_extraction for r in recs)
     recs.append(I("u", P, 1.0, 2, inter=True, session=1))  # a distractor stored later
-    eff = M.empty_extraction_effect(recs)
+    scores = item_scores(*recs)
+    eff = empty_extraction_effect(scores)
     # FMR(all) = 2 resisted (both free, from the empty session) / 3 = 2/3
     # without the empty session: 0 / 1 = 0
     assert eff["fmr(all)"] == pytest.approx(2 / 3)
     assert eff["fmr_excluding_empty_sessions(all)"] == 0.0
     assert eff["empty_sessions"] == 1 and eff["interference_in_empty_sessions"] == 2
-    assert M.recall(recs).value == 0.0  # the gold point of the empty session counts as missed
+    agg = aggregate(METRICS, scores, [])
+    assert val(agg, "memory_recall") == 0.0  # the gold point of the empty session is missed
+    assert val(agg, "fmr", extraction="empty") == 1.0  # the stratum shows the free part
+    assert val(agg, "fmr", extraction="non-empty") == 0.0
+    assert "2 distractor(s) counted as resisted" in agg.notes[0]
 
 
 # -- judges ---------------------------------------------------------------------------------
@@ -251,7 +279,7 @@ def test_llm_judge_accuracy_parsing_and_layout() -> None:
     dialogue = [Message(role="user", content="I live in Oslo.", timestamp="t")]
     v = asyncio.run(LLMJudge(client).accuracy(dialogue, [_pt(1, text="Ann lives in Oslo")],
                                               "Ann lives in Oslo"))
-    assert v.valid and v.score == 2 and v.is_included is True
+    assert v.valid and v.score == 2 and v.extra["is_included"] is True
     shared = client.calls[0]["messages"][1]["content"]
     assert shared.startswith("Session dialogue:") and shared.endswith("Ann lives in Oslo")
     first = FakeClient([_Res('{"reasoning": "r", "accuracy_score": 0, '
@@ -279,24 +307,18 @@ def test_exact_judge_update_and_qa() -> None:
                    question_type="Memory Boundary")
     assert asyncio.run(j.qa(unk, "That was not mentioned.")).label == "Correct"
     assert asyncio.run(j.qa(unk, "Type A")).label == "Hallucination"
-    v: Verdict = asyncio.run(j.accuracy([], [_pt(1, text="Ann lives in Oslo"),
+    v: Ruling = asyncio.run(j.accuracy([], [_pt(1, text="Ann lives in Oslo"),
                                              _pt(2, inter=True, text="Ann lives in Rome")],
                                         "Ann lives in Rome"))
-    assert v.score == 0 and v.is_included is False  # interference is not gold
+    assert v.score == 0 and v.extra["is_included"] is False  # interference is not gold
 
 
-def test_refused_request_is_an_invalid_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
-    class Refused(Exception):
-        """What a server's content filter raises."""
-
-    class RefusingClient(FakeClient):
+def test_refused_request_is_an_invalid_verdict() -> None:
+    class RefusingClient(FakeClient):  # fault injection: a refusal on demand
         async def chat(self, messages: list[dict[str, str]], **kw: Any) -> _Res:
             self.calls.append(kw)
-            raise Refused("HTTP 400: prompt exceeds the context window")
+            raise LLMError("HTTP 400: prompt exceeds the context window")
 
-    from memeval.tasks.halumem import judges
-
-    monkeypatch.setattr(judges, "_refusal_types", lambda: (Refused,))
     client = RefusingClient([])
     v = asyncio.run(LLMJudge(client).qa(Q, "Oslo"))
     assert not v.valid and "context window" in (v.reason or "") and len(client.calls) == 1

@@ -4,16 +4,18 @@ halumem-synth through the HaluMem protocol with the exact judge."""
 from __future__ import annotations
 
 import asyncio
-import types
 
 import pytest
 
 from memeval.adapters.memory.oracle import OracleMemory
+from memeval.contracts import MemorySystem
 from memeval.errors import UserError
-from memeval.protocols import MemorySystem
 from memeval.records import Session, Turn
 from memeval.tasks.halumem import metrics as M
+from memeval.tasks.halumem.aggregate import aggregate
+from memeval.tasks.halumem.declarations import METRICS
 from memeval.tasks.halumem.judges import ExactJudge
+from memeval.tasks.halumem.protocol import gold_memory
 from memeval.tasks.halumem.schema import HSession, MemoryPoint, User
 from memeval.tasks.halumem.synth import generate
 
@@ -21,7 +23,15 @@ from memeval.tasks.halumem.synth import generate
 def _session(s: HSession, sid: str) -> Session:
     return Session(session_id=sid, timestamp=s.start_time,
                    turns=[Turn(speaker=m.role, role=m.role, text=m.content,
-                               timestamp=m.timestamp) for m in s.dialogue])
+                               timestamp=m.timestamp) for m in s.dialogue],
+                   meta={"gold_memories": [gold_memory(p).model_dump() for p in s.memory_points]})
+
+
+def _gold(*points: MemoryPoint) -> Session:
+    """A session carrying these gold points, as the HaluMem protocol hands them to a system
+    that declares accepts_gold."""
+    return Session(session_id="s", turns=[],
+                   meta={"gold_memories": [gold_memory(p).model_dump() for p in points]})
 
 
 def _pt(index: int, text: str, upd: list[str] | None = None, inter: bool = False) -> MemoryPoint:
@@ -37,32 +47,32 @@ EMPTY = Session(session_id="s", turns=[])
 def test_protocol_and_identity() -> None:
     o = OracleMemory()
     assert isinstance(o, MemorySystem)
-    assert o.name == "oracle" and o.version
+    assert o.name == "oracle" and o.version and o.capabilities.accepts_gold
     assert o.info()["options"]
 
 
 def test_add_requires_gold() -> None:
     o = OracleMemory()
     o.reset("ns")
-    with pytest.raises(UserError, match="provide_gold"):
+    with pytest.raises(UserError, match="gold memories of each session"):
         o.add("ns", EMPTY)
 
 
 def test_stores_only_gold_and_applies_updates() -> None:
     o = OracleMemory()
     o.reset("ns")
-    o.provide_gold("ns", [_pt(1, "Ann lives in Oslo"), _pt(2, "Ann works at Acme"),
-                          _pt(3, "Ann lives in Rome", inter=True)])
-    added = o.add("ns", EMPTY)
+    added = o.add("ns", _gold(_pt(1, "Ann lives in Oslo"), _pt(2, "Ann works at Acme"),
+                              _pt(3, "Ann lives in Rome", inter=True)))
     assert [(m.text, m.event) for m in added] == [("Ann lives in Oslo", "ADD"),
                                                  ("Ann works at Acme", "ADD")]
     oslo_id = added[0].memory_id
-    o.provide_gold("ns", [_pt(1, "Ann now lives in Bergen", upd=["Ann lives in Oslo"]),
-                          _pt(2, "Ann got a dog", upd=["a memory never stored"]),
-                          {"index": 3, "memory_content": "Ann works at Acme",
-                           "memory_type": "Persona Memory", "memory_source": "secondary",
-                           "is_update": "False", "importance": 0.75}])
-    changed = o.add("ns", EMPTY)
+    changed = o.add("ns", _gold(
+        _pt(1, "Ann now lives in Bergen", upd=["Ann lives in Oslo"]),
+        _pt(2, "Ann got a dog", upd=["a memory never stored"]),
+        MemoryPoint.model_validate({"index": 3, "memory_content": "Ann works at Acme",
+                                    "memory_type": "Persona Memory",
+                                    "memory_source": "secondary", "is_update": "False",
+                                    "importance": 0.75})))
     assert [(m.text, m.event) for m in changed] == [("Ann now lives in Bergen", "UPDATE"),
                                                    ("Ann got a dog", "ADD"),
                                                    ("Ann works at Acme", "NONE")]
@@ -74,18 +84,19 @@ def test_stores_only_gold_and_applies_updates() -> None:
     assert o.dump("ns") == []
 
 
-def test_gold_from_session_meta() -> None:
-    # Forward-compatible path for the proposed records.Session.meta field.
+def test_gold_comes_as_pack_neutral_records() -> None:
     o = OracleMemory()
-    s = types.SimpleNamespace(meta={"gold_memory_points": [_pt(1, "Ann likes tea").model_dump()]})
-    assert [m.text for m in o.add("ns", s)] == ["Ann likes tea"]  # type: ignore[arg-type]
+    s = Session(session_id="s", turns=[], meta={"gold_memories": [
+        {"text": "Ann likes tea", "memory_id": "7", "kind": "Persona Memory"},
+        {"text": "Ann likes war", "distractor": True}]})
+    got = o.add("ns", s)
+    assert [m.text for m in got] == ["Ann likes tea"] and got[0].meta["gold_id"] == "7"
 
 
 def test_search_overlap_and_recency_ties() -> None:
     o = OracleMemory()
-    o.provide_gold("ns", [_pt(1, "Ann plays chess"), _pt(2, "Ann plays tennis"),
-                          _pt(3, "Bob plays chess on Sundays"), _pt(4, "The sky is blue")])
-    o.add("ns", EMPTY)
+    o.add("ns", _gold(_pt(1, "Ann plays chess"), _pt(2, "Ann plays tennis"),
+                      _pt(3, "Bob plays chess on Sundays"), _pt(4, "The sky is blue")))
     hits = o.search("ns", "Does Ann play chess?", k=10)
     assert [h.text for h in hits][:1] == ["Ann plays chess"]  # both rare words match
     assert "The sky is blue" not in [h.text for h in hits]  # no overlap -> not returned
@@ -110,7 +121,6 @@ def test_oracle_scores_perfectly_on_synth() -> None:
             u = User.model_validate(raw)
             oracle.reset(u.uuid)
             for i, s in enumerate(u.sessions):
-                oracle.provide_gold(u.uuid, s.memory_points)
                 extracted = [m.text for m in oracle.add(u.uuid, _session(s, str(i)))]
                 assert sorted(extracted) == sorted(p.memory_content for p in s.gold_points)
                 hits = {p.index: [h.text for h in oracle.search(u.uuid, p.memory_content, 10)]
@@ -130,8 +140,10 @@ def test_oracle_scores_perfectly_on_synth() -> None:
                     assert {e.memory_content for e in q.evidence} <= got, q.question
 
     asyncio.run(run())
-    m = M.compute(integ, acc, upd, [])
-    assert upd and m.counts["interference"] > 0
-    for key in ("recall(all)", "weighted_recall(all)", "fmr(all)", "memory_accuracy(all)",
-                "target_precision(all)", "extraction_f1", "update_correct(all)"):
-        assert m.values[key] == 1.0, key
+    scores = [s for n, rec in enumerate([*integ, *acc, *upd])
+              for s in M.items(rec, f"{rec.user}/{n}", rec.user)]
+    m = aggregate(METRICS, scores, [])
+    assert upd and m.details["verdicts"]["interference"] > 0
+    for key in ("memory_recall", "weighted_recall", "fmr", "memory_accuracy",
+                "target_precision", "extraction_f1", "update_correct"):
+        assert m.metrics[key].overall.all.mean == 1.0, key

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from memeval.adapters.lm import TrainConfig, Trainable
+from memeval.contracts import TrainConfig, Trainable
 from memeval.adapters.lm.hf import TinyGPT2, parse_size
 from memeval.adapters.lm.tokenizers import WordTokenizer
 from memeval.errors import UserError

@@ -6,6 +6,7 @@ from collections import Counter
 import pytest
 
 from memeval.errors import UserError
+from memeval.fileio import sha256_file
 from memeval.tasks.locomo import loader
 from memeval.tasks.locomo.task import LoCoMoTask
 from shared_data import LOCOMO, shared_path
@@ -78,5 +79,5 @@ def test_samples_have_stable_ids_clusters_and_limit():
 
 
 def test_bundled_copy_is_byte_identical():
-    assert loader.sha256_file(loader.bundled_path()) == loader.EXPECTED_SHA256
-    assert loader.sha256_file(shared_path(LOCOMO)) == loader.EXPECTED_SHA256
+    assert sha256_file(loader.bundled_path()) == loader.EXPECTED_SHA256
+    assert sha256_file(shared_path(LOCOMO)) == loader.EXPECTED_SHA256

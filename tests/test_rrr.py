@@ -5,7 +5,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from memeval.context import RunContext
+from memeval.run_context import RunContext
 from memeval.tasks.rrr import data, rewrite
 from memeval.tasks.rrr.task import RRRTask
 
@@ -101,8 +101,8 @@ def _run(seed: int = 0):
 def test_tiny_model_recognises_studied_items_and_training_is_seeded():
     task, preds = _run()
     scores = [s for p in preds for s in task.score(p)]
-    metrics = task.aggregate(scores)["metrics"]
-    acc = metrics["recognition"]["by_cell"]["novel@E2"]["all"]["mean"]
+    metrics = task.aggregate(scores, preds, None).metrics
+    acc = metrics["recognition"].strata["cell"]["novel@E2"].all.mean
     assert acc >= 0.75  # chance is 0.5; 12 studied items vs 12 unseen turns
     rec = [p for p in preds if p.meta["checkpoint"] == "E2" and "/recog/" in p.sample_id]
     assert np.mean([p.meta["loss_studied"] for p in rec]) < np.mean(

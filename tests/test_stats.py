@@ -239,7 +239,9 @@ def test_bootstrap_is_seeded_and_chunking_does_not_change_draws(monkeypatch):
     a = S.summarize(y, lab, n_boot=999, seed=3)
     assert a == S.summarize(y, lab, n_boot=999, seed=3)
     assert a.ci_boot != S.summarize(y, lab, n_boot=999, seed=4).ci_boot
-    monkeypatch.setattr(S, "_CHUNK_CELLS", 50)  # many small chunks, same random stream
+    from memeval.stats import clustered
+
+    monkeypatch.setattr(clustered, "_CHUNK_CELLS", 50)  # many small chunks, same random stream
     assert S.summarize(y, lab, n_boot=999, seed=3).ci_boot == pytest.approx(a.ci_boot, rel=1e-12)
 
 

@@ -1,5 +1,1 @@
-"""Trainable language models (torch): the `Trainable` protocol and its transformers backends."""
-
-from memeval.adapters.lm.base import TokenizerLike, Trainable, TrainConfig
-
-__all__ = ["TokenizerLike", "Trainable", "TrainConfig"]
+"""Trainable language models (torch): transformers backends of the `Trainable` contract."""

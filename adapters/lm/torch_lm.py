@@ -14,8 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from memeval.adapters.lm.base import TokenizerLike, TrainConfig, Trainable, pad_batch
-from memeval.adapters.memory.base import SystemContext
+from memeval.adapters.lm.base import pad_batch
+from memeval.contracts import SystemContext, SystemKind, TokenizerLike, TrainConfig, Trainable
 
 
 def _cache_arg(model: Any) -> str:
@@ -37,6 +37,7 @@ def pick_device(device: str) -> torch.device:
 class TorchCausalLM:
     name: ClassVar[str] = "torch-causal-lm"
     version: ClassVar[str] = "1.0"
+    kind: ClassVar[SystemKind] = "trainable"
 
     def __init__(self, ctx: SystemContext | None = None, device: str = "auto",
                  threads: int | None = None, **options: Any) -> None:

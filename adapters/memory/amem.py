@@ -30,11 +30,13 @@ import threading
 import uuid
 from typing import Any, ClassVar
 
-from memeval.adapters.memory.base import FailureCounter, SystemContext
+from memeval.adapters.memory.base import FailureCounter
 from memeval.adapters.memory.embedder import minilm_path
-from memeval.adapters.memory.libseam import (EndpointAbort, LLMSeam, LockedEncoder, go_offline,
-                                             llm_config, memory_diff, parse_when, require_all,
-                                             slug, strict_json, versions)
+from memeval.adapters.memory.library_env import LockedEncoder, go_offline, versions
+from memeval.adapters.memory.llm_seam import (EndpointAbort, LLMSeam, llm_config, require_all,
+                                              strict_json)
+from memeval.adapters.memory.notes import memory_diff, parse_when, slug
+from memeval.contracts import Capabilities, SystemContext, SystemKind
 from memeval.errors import UserError
 from memeval.records import Memory, Session, Turn
 
@@ -82,6 +84,8 @@ def readable(ts: str | None) -> str | None:
 class AMemSystem:
     name: ClassVar[str] = "amem"
     version: ClassVar[str] = "1"
+    kind: ClassVar[SystemKind] = "memory"
+    capabilities: ClassVar[Capabilities] = Capabilities()  # one note per turn, A-Mem's harness
 
     def __init__(self, ctx: SystemContext, k: int | None = None, evo_threshold: int = 100,
                  max_tokens: int = 512, temperature: float = 1.0, turns: str = "auto",

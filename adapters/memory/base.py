@@ -1,23 +1,13 @@
-"""What every memory adapter receives, and small shared pieces for baselines."""
+"""Small pieces the memory adapters share: a counter of swallowed library failures, and the
+turn store of the baselines. (What an adapter receives, `SystemContext`, is a contract:
+memeval.contracts.)"""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from memeval.records import Memory, Session, Turn
-
-
-@dataclass
-class SystemContext:
-    """Handed to a system's constructor by the runner."""
-
-    storage_dir: Path  # private, per run and system: isolate stores here
-    llm: Any = None  # memeval.llm.LLMClient; systems that call an LLM go through it
-    seed: int = 0
-    caller: str = "system"  # ledger name for the system's own LLM calls
 
 
 @dataclass

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from memeval.adapters.memory.base import SystemContext, TurnStore
+from memeval.adapters.memory.base import TurnStore
+from memeval.contracts import Capabilities, SystemContext, SystemKind
 from memeval.records import Memory, Session
 
 
@@ -13,6 +14,8 @@ class NoMemory:
 
     name: ClassVar[str] = "no-memory"
     version: ClassVar[str] = "1"
+    kind: ClassVar[SystemKind] = "memory"
+    capabilities: ClassVar[Capabilities] = Capabilities()
 
     def __init__(self, ctx: SystemContext | None = None) -> None:
         pass
@@ -39,11 +42,13 @@ class FullContext:
 
     name: ClassVar[str] = "full-context"
     version: ClassVar[str] = "1"
-    fits_window: ClassVar[bool] = True  # tells the harness: truncate, do not top-k
+    kind: ClassVar[SystemKind] = "memory"
 
     def __init__(self, ctx: SystemContext | None = None, max_context: int | None = None) -> None:
         self.store = TurnStore()
         self.max_context = max_context  # tokens; default: the answer model's whole window
+        # tells the harness: fit everything to the window, do not take top-k
+        self.capabilities = Capabilities(full_context=True, window_tokens=max_context)
 
     def reset(self, ns: str) -> None:
         self.store.reset(ns)

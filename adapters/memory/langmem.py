@@ -1,7 +1,7 @@
 """LangMem (`langmem`): its memory store manager over a LangGraph InMemoryStore and memeval's LLM.
 
 Granularity: as for Mem0 (the Mem0 paper ran LangMem in the same per-speaker harness), each
-LoCoMo session is added once per speaker perspective (`locomo_ingest = "per-speaker"`); one
+LoCoMo session is added once per speaker perspective (`capabilities.ingest = "per-speaker"`); one
 `create_memory_store_manager(...).invoke` per session with all its messages ("[<date>]
 <speaker>: <text>"). HaluMem sessions arrive with user/assistant roles and are added the same way.
 Each invoke searches the namespace for related memories (MiniLM embeddings), then one trustcall
@@ -33,9 +33,11 @@ import json
 import threading
 from typing import Any, ClassVar
 
-from memeval.adapters.memory.base import FailureCounter, SystemContext
-from memeval.adapters.memory.libseam import (EndpointAbort, LLMSeam, go_offline, llm_config,
-                                             memory_diff, slug, strict_json, versions)
+from memeval.adapters.memory.base import FailureCounter
+from memeval.adapters.memory.library_env import go_offline, versions
+from memeval.adapters.memory.llm_seam import EndpointAbort, LLMSeam, llm_config, strict_json
+from memeval.adapters.memory.notes import memory_diff, slug
+from memeval.contracts import Capabilities, SystemContext, SystemKind
 from memeval.errors import UserError
 from memeval.records import Memory, Session
 
@@ -143,7 +145,8 @@ class MemevalChatModel(BaseChatModel):
 class LangMemSystem:
     name: ClassVar[str] = "langmem"
     version: ClassVar[str] = "1"
-    locomo_ingest: ClassVar[str] = "per-speaker"
+    kind: ClassVar[SystemKind] = "memory"
+    capabilities: ClassVar[Capabilities] = Capabilities(ingest="per-speaker")
 
     def __init__(self, ctx: SystemContext, k: int | None = None, max_tokens: int = 512,
                  temperature: float = 0.0, query_limit: int = 5,

@@ -1,7 +1,7 @@
 """Mem0 (`mem0ai` 1.0.x, the published two-phase algorithm) over memeval's LLM client.
 
 Granularity: as Mem0's LoCoMo harness, each session is added once per speaker perspective
-(`locomo_ingest = "per-speaker"`: own turns as `user`, the other's as `assistant`, content
+(`capabilities.ingest = "per-speaker"`: own turns as `user`, the other's as `assistant`, content
 "<speaker>: <text>"), `batch` messages per `Memory.add` call (harness default 2; `batch=0` = the
 whole session in one call), with the session timestamp as metadata. HaluMem sessions arrive with
 user/assistant roles and are added the same way. Every `Memory.add` makes two LLM calls: fact
@@ -38,10 +38,11 @@ import os
 import threading
 from typing import Any, ClassVar
 
-from memeval.adapters.memory.base import FailureCounter, SystemContext
+from memeval.adapters.memory.base import FailureCounter
 from memeval.adapters.memory.embedder import DIMS, minilm_path
-from memeval.adapters.memory.libseam import (EndpointAbort, LLMSeam, go_offline, llm_config,
-                                             strict_json, versions)
+from memeval.adapters.memory.library_env import go_offline, versions
+from memeval.adapters.memory.llm_seam import EndpointAbort, LLMSeam, llm_config, strict_json
+from memeval.contracts import Capabilities, SystemContext, SystemKind
 from memeval.errors import UserError
 from memeval.records import Memory, Session
 
@@ -141,7 +142,8 @@ class Mem0LLM:
 class Mem0System:
     name: ClassVar[str] = "mem0"
     version: ClassVar[str] = "1"
-    locomo_ingest: ClassVar[str] = "per-speaker"
+    kind: ClassVar[SystemKind] = "memory"
+    capabilities: ClassVar[Capabilities] = Capabilities(ingest="per-speaker")
 
     def __init__(self, ctx: SystemContext, k: int | None = None, batch: int = 2,
                  schema: bool = True, max_tokens: int = 2000, temperature: float = 0.1) -> None:

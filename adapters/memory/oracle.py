@@ -1,22 +1,21 @@
-"""Oracle memory: stores exactly the gold (non-interference) HaluMem memory points.
+"""Oracle memory: stores exactly the gold (non-distractor) memories its sessions carry.
 
 A ceiling and a pipeline check: on `halumem-synth` it must give R = 1, FMR = 1 and correct
-updates. It cannot read gold from the dialogue, so the task hands it over first with
-`provide_gold(ns, points)` (or, once records.Session has a `meta` dict, in
-`session.meta["gold_memory_points"]`).
+updates. It cannot read gold from the dialogue, so it declares `accepts_gold` and a task that
+has gold hands it over in `session.meta["gold_memories"]` (memeval.records.GoldMemory).
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from memeval.contracts import Capabilities, SystemKind
 from memeval.errors import UserError
-from memeval.records import Memory, Session
-from memeval.tasks.halumem.schema import MemoryPoint, normalize
+from memeval.metrics.text import normalize_words as normalize
+from memeval.records import GoldMemory, Memory, Session
 
 # Function words carry no evidence of relevance; without this list every memory "overlaps".
 _STOP = frozenset(
@@ -46,51 +45,42 @@ class _Entry:
 
 
 class OracleMemory:
-    """MemorySystem storing the gold points; search = IDF-weighted lexical token overlap,
+    """MemorySystem storing the gold memories; search = IDF-weighted lexical token overlap,
     ties broken by recency (most recently written first)."""
 
     name: ClassVar[str] = "oracle"
     version: ClassVar[str] = "1"
+    kind: ClassVar[SystemKind] = "memory"
+    capabilities: ClassVar[Capabilities] = Capabilities(accepts_gold=True)
 
     def __init__(self, ctx: Any = None) -> None:
         self._store: dict[str, list[_Entry]] = {}
-        self._pending: dict[str, list[MemoryPoint]] = {}
         self._seq = 0
         self._lock = threading.Lock()
 
     def reset(self, ns: str) -> None:
         with self._lock:
             self._store[ns] = []
-            self._pending.pop(ns, None)
 
-    def provide_gold(self, ns: str, points: Sequence[MemoryPoint | dict[str, Any]]) -> None:
-        """Gold points of the NEXT session added to `ns` (interference ones are ignored)."""
-        parsed = [p if isinstance(p, MemoryPoint) else MemoryPoint.model_validate(p)
-                  for p in points]
-        with self._lock:
-            self._pending[ns] = parsed
-
-    def _gold_for(self, ns: str, session: Session) -> list[MemoryPoint]:
-        if ns in self._pending:
-            return self._pending.pop(ns)
-        meta = getattr(session, "meta", None) or {}
-        if "gold_memory_points" in meta:
-            return [MemoryPoint.model_validate(p) for p in meta["gold_memory_points"]]
-        raise UserError("system 'oracle' needs the gold memory points of each session: only "
-                        "the HaluMem task provides them (call provide_gold(ns, points) before "
-                        "add); it cannot run on other tasks")
+    @staticmethod
+    def _gold(session: Session) -> list[GoldMemory]:
+        if "gold_memories" not in session.meta:
+            raise UserError("system 'oracle' needs the gold memories of each session "
+                            "(session.meta['gold_memories']): only tasks with gold memory "
+                            "points (the HaluMem packs) provide them; it cannot run on others")
+        return [GoldMemory.model_validate(g) for g in session.meta["gold_memories"]]
 
     def add(self, ns: str, session: Session) -> list[Memory]:
+        gold = self._gold(session)
         with self._lock:
-            gold = self._gold_for(ns, session)
             store = self._store.setdefault(ns, [])
-            return [self._apply(ns, store, p) for p in gold if not p.is_interference]
+            return [self._apply(ns, store, g) for g in gold if not g.distractor]
 
-    def _apply(self, ns: str, store: list[_Entry], p: MemoryPoint) -> Memory:
+    def _apply(self, ns: str, store: list[_Entry], g: GoldMemory) -> Memory:
         self._seq += 1
-        meta = {"point_index": p.index, "memory_type": p.memory_type}
-        if p.updated and p.original_memories:
-            olds = {normalize(o) for o in p.original_memories}
+        meta = {"gold_id": g.memory_id, "kind": g.kind}
+        if g.replaces:
+            olds = {normalize(o) for o in g.replaces}
             matched = [e for e in store if normalize(e.text) in olds]
             if matched:  # replace the first, drop the other originals: nothing stale remains
                 keep = matched[0]
@@ -98,13 +88,13 @@ class OracleMemory:
                 for e in matched[1:]:
                     store.remove(e)
                 keep.text, keep.seq, keep.timestamp, keep.meta = (
-                    p.memory_content, self._seq, p.timestamp, meta)
+                    g.text, self._seq, g.timestamp, meta)
                 return keep.memory("UPDATE")
-        same = next((e for e in store if normalize(e.text) == normalize(p.memory_content)), None)
+        same = next((e for e in store if normalize(e.text) == normalize(g.text)), None)
         if same is not None:  # already known: still reported, so it counts as extracted
             return same.memory("NONE")
-        entry = _Entry(memory_id=f"{ns}:{self._seq}", text=p.memory_content, seq=self._seq,
-                       timestamp=p.timestamp, meta=meta)
+        entry = _Entry(memory_id=f"{ns}:{self._seq}", text=g.text, seq=self._seq,
+                       timestamp=g.timestamp, meta=meta)
         store.append(entry)
         return entry.memory("ADD")
 

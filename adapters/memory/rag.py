@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from memeval.adapters.memory.base import SystemContext, turn_memory
+from memeval.adapters.memory.base import turn_memory
+from memeval.contracts import Capabilities, SystemContext, SystemKind
 from memeval.errors import UserError
 from memeval.records import Memory, Session
 
@@ -23,6 +24,8 @@ class _ChunkedTurns:
 
     name: ClassVar[str]
     version: ClassVar[str] = "1"
+    kind: ClassVar[SystemKind] = "memory"
+    capabilities: ClassVar[Capabilities] = Capabilities()
 
     def __init__(self, ctx: SystemContext | None = None, k: int | None = None, chunk: int = 1):
         if chunk < 1:

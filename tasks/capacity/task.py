@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from memeval.adapters.lm.base import TrainConfig
-from memeval.aggregate import aggregate_scores
-from memeval.protocols import TrainedModelTask
+from memeval.aggregate import summarize_metrics
+from memeval.contracts import Aggregate, Block, Estimate, MetricEntry, MetricSpec, OptionSpec, TrainConfig
 from memeval.errors import UserError
-from memeval.records import Prediction, Sample, Score
+from memeval.records import Prediction, Sample, Score, Verdict
+from memeval.taskbase import TrainedModelTask
 from memeval.tasks.capacity.corpus import DATASETS, Corpus, make_corpus
 from memeval.tasks.capacity.train import person_losses, pretrain
 
@@ -37,11 +37,51 @@ def _csv(spec: Any, cast: type) -> list[Any]:
     return [cast(str(x).strip()) for x in items if str(x).strip()]
 
 
+_CONFIG = {"strata": ("config",), "overall": False, "family": "capacity"}  # pooled over models
+METRICS = (
+    MetricSpec(name="p1", unit="nats", higher_is_better=False, **_CONFIG,
+               description="name-span loss of a person's first biography (Allen-Zhu & Li p1)"),
+    MetricSpec(name="p2", unit="nats", higher_is_better=False, **_CONFIG,
+               description="attribute-value span losses summed over attributes (p2)"),
+    MetricSpec(name="p3", unit="nats", higher_is_better=False, **_CONFIG,
+               description="bioD: loss of the diversity-set values (p3)"),
+    MetricSpec(name="bits_per_person", unit="bits", **_CONFIG,
+               description="knowledge bits stored per person (N * bits / N, affine in losses)"),
+    MetricSpec(name="bits_per_param", unit="bits/param", estimator="custom", strata=("config",),
+               overall=False, family="capacity", pairable=False,
+               description="R: knowledge bits over parameters (unused vocabulary excluded)"),
+)
+OPTIONS = (
+    OptionSpec(name="dataset", default="bioD", choices=tuple(DATASETS)),
+    OptionSpec(name="n", type="int", default=500, help="people N"),
+    OptionSpec(name="sizes", default="", help="model sizes <layers>x<width>, e.g. 2x16;2x32"),
+    OptionSpec(name="exposures", default="100", help="exposures per person, e.g. 10;100"),
+    OptionSpec(name="k", type="int", default=8, help="bioD: attributes K"),
+    OptionSpec(name="c", type="int", default=1, help="bioD: chunks per value C"),
+    OptionSpec(name="d", type="int", default=64, help="bioD: diversity D"),
+    OptionSpec(name="l", type="int", default=2, help="bioD: value length L"),
+    OptionSpec(name="t", type="int", default=16, help="bioD: vocabulary per chunk T"),
+    OptionSpec(name="names", default="symbols", help="bioD names: symbols or words"),
+    OptionSpec(name="lr", type="float", default=2e-2),
+    OptionSpec(name="batch_size", type="int", default=4),
+    OptionSpec(name="warmup", type="int", default=1000),
+    OptionSpec(name="weight_decay", type="float", default=0.1),
+    OptionSpec(name="context", type="int", default=512),
+    OptionSpec(name="eval_batch", type="int", default=16),
+    OptionSpec(name="plots_dir", help="where plots go (default: <run folder>/plots)"),
+)
+
+
 class CapacityTask(TrainedModelTask):
     name: ClassVar[str] = "knowledge-capacity"
     version: ClassVar[str] = "1.0"
-    needs_llm: ClassVar[bool] = False
+    summary: ClassVar[str] = "knowledge-capacity bits per parameter on bioS/bioD"
     cluster_name: ClassVar[str] = "person"
+    options: ClassVar[tuple[OptionSpec, ...]] = OPTIONS
+    metrics: ClassVar[tuple[MetricSpec, ...]] = METRICS
+    smoke: ClassVar[dict[str, Any]] = {
+        "options": {"n": 20, "sizes": "1x16", "exposures": "1", "warmup": 2},
+        "system": "gpt2-tiny"}
 
     def __init__(self, limit: int | None = None, seed: int = 0, dataset: str = "bioD",
                  n: int = 500, sizes: str = "", exposures: str | int = "100",
@@ -70,7 +110,6 @@ class CapacityTask(TrainedModelTask):
         except ValueError as e:
             raise UserError(f"knowledge-capacity: {e}") from e
         self._lock = asyncio.Lock()
-        self._run_dir: Path | None = None
 
     def config(self) -> dict[str, Any]:
         return {"dataset": self.dataset, "n": self.n, "sizes": self.sizes,
@@ -97,7 +136,6 @@ class CapacityTask(TrainedModelTask):
     # ---- protocol ----
     async def run_group(self, system: Any, group: str, samples: list[Sample],
                         ctx: Any) -> AsyncIterator[Prediction]:
-        self._run_dir = getattr(ctx, "run_dir", None)  # plots go there (aggregate)
         size, _, exp = group.rpartition("@")
         exposures = int(exp.rstrip("x"))
         async with self._lock:  # one model trains at a time: they share the CPU/GPU anyway
@@ -126,7 +164,10 @@ class CapacityTask(TrainedModelTask):
         return rows, {**res.summary(), "model_info": info}, params
 
     # ---- scoring ----
-    def score(self, pred: Prediction) -> list[Score]:
+    def metric_specs(self) -> list[MetricSpec]:
+        return [m for m in self.metrics if self.dataset == "bioD" or m.name != "p3"]
+
+    def score(self, pred: Prediction, verdicts: Sequence[Verdict] = ()) -> list[Score]:
         m = pred.meta
         strata = {"config": str(m.get("config", pred.sample_id.split("/")[0]))}
         names = ["p1", "p2"] + (["p3"] if self.dataset == "bioD" else [])
@@ -145,56 +186,44 @@ class CapacityTask(TrainedModelTask):
                                  "n": n, "model": m["model"], "exposures": m["exposures"]}))
         return out
 
-    def aggregate(self, scores: Iterable[Score], predictions: Any = None,
-                  run_dir: str | Path | None = None) -> dict[str, Any]:
-        scores = list(scores)
-        metrics = aggregate_scores(scores, strata_key="config")
-        for entry in metrics.values():
-            entry.pop("overall", None)  # pooled over different models: answers no question
+    def aggregate(self, scores: Sequence[Score], predictions: Sequence[Prediction],
+                  run_dir: Path | None) -> Aggregate:
+        metrics = summarize_metrics(self.metric_specs(), scores)
+        bpp = next(m for m in self.metrics if m.name == "bits_per_param")
         table = []
-        for cfg, block in metrics.get("bits_per_person", {}).get("by_config", {}).items():
+        per_person = metrics.get("bits_per_person")
+        for cfg, block in (per_person.strata.get("config", {}) if per_person else {}).items():
             d = next((s.detail for s in scores if s.metric == "bits_per_person"
                       and s.strata.get("config") == cfg and s.detail), None)
             if d is None:  # every sample of this config failed: nothing to convert
                 continue
             n, params = int(d["n"]), int(d["params"])
-            factor = n / params
-            r_block = {key: _scaled(block[key], factor) for key in ("all", "valid")}
-            metrics.setdefault("bits_per_param", {"by_config": {}})["by_config"][cfg] = {
-                **r_block, "n_invalid": block["n_invalid"]}
+            scaled = Block(all=_scaled(block.all, n / params), valid=_scaled(block.valid, n / params),
+                           n_invalid=block.n_invalid)
+            metrics.setdefault("bits_per_param", MetricEntry(spec=bpp)).strata.setdefault(
+                "config", {})[cfg] = scaled
             table.append({"config": cfg, "model": d["model"], "exposures": d["exposures"],
                           "params": params, "params_total": d["params_total"], "n": n,
-                          "bits": _mul(block["valid"]["mean"], n),
-                          "R": r_block["valid"]["mean"], "R_ci": r_block["valid"]["ci_t"],
-                          "R_max": self.corpus.max_bits(n) / params,
+                          "bits": _mul(block.valid.mean, n), "R": scaled.valid.mean,
+                          "R_ci": scaled.valid.ci_t, "R_max": self.corpus.max_bits(n) / params,
                           "max_bits": self.corpus.max_bits(n)})
         table.sort(key=lambda r: (r["exposures"], r["params"]))
-        for name, entry in metrics.items():  # not fractions: printed as they are, not x100
-            entry["unit"] = UNITS.get(name, "")
-        out: dict[str, Any] = {"metrics": metrics, "capacity": table,
-                               "clusters": self.cluster_name, "dataset": self.corpus.describe()}
         plots_dir = self.resolve_plots_dir(run_dir)
+        plots = []
         if plots_dir is not None and table:
             from memeval.tasks.capacity.plots import plot_capacity
-            out["plots"] = [str(plot_capacity(table, plots_dir / "capacity_bits.png",
-                                              title=f"{self.dataset} N={self.n}"))]
-        return out
-
-
-UNITS = {"p1": "nats", "p2": "nats", "p3": "nats", "bits_per_person": "bits",
-         "bits_per_param": "bits/param"}
+            plots = [plot_capacity(table, plots_dir / "capacity_bits.png",
+                                   title=f"{self.dataset} N={self.n}")]
+        return Aggregate(metrics=metrics, plots=plots,
+                         details={"capacity": table, "dataset": self.corpus.describe()})
 
 
 def _mul(x: float | None, f: float) -> float | None:
     return None if x is None or not math.isfinite(x) else x * f
 
 
-def _scaled(summary: dict[str, Any], f: float) -> dict[str, Any]:
-    """A stats.Summary dict of per-person bits scaled to bits per parameter (linear map)."""
-    out = dict(summary)
-    for key in ("mean", "se"):
-        out[key] = _mul(summary.get(key), f)
-    for key in ("ci_t", "ci_boot"):
-        ci = summary.get(key)
-        out[key] = [_mul(ci[0], f), _mul(ci[1], f)] if ci else None
-    return out
+def _scaled(e: Estimate, f: float) -> Estimate:
+    """An estimate of per-person bits scaled to bits per parameter (a linear map)."""
+    ci = (lambda c: None if c is None else (_mul(c[0], f), _mul(c[1], f)))
+    return e.model_copy(update={"mean": _mul(e.mean, f), "se": _mul(e.se, f),
+                                "ci_t": ci(e.ci_t), "ci_boot": ci(e.ci_boot)})

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from memeval.adapters.lm.base import TrainConfig, Trainable
+from memeval.contracts import TrainConfig, Trainable
 from memeval.tasks.capacity.bios import Segment
 from memeval.tasks.capacity.corpus import Corpus, Spans
 

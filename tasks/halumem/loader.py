@@ -6,7 +6,6 @@ line is validated on its own; nothing holds the whole file.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,15 +64,6 @@ def load_users(path: str | os.PathLike[str], *, limit: int | None = None) -> Ite
             n += 1
             if limit is not None and n >= limit:
                 return
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a data file, read in chunks (for the run manifest and data cards)."""
-    h = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _how_to_get(variant: str) -> str:

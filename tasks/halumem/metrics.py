@@ -1,24 +1,28 @@
-"""HaluMem metrics from judge-verdict records: pure functions, point estimates plus, per metric,
-the per-record numerator/denominator arrays and cluster ids (cluster = user uuid) that the
-engine hands to `memeval.stats` for clustered CIs.
+"""HaluMem metrics (spec "Metrics"; s = 0.5 * score), defined as item-level scores of judge
+records, so the engine's aggregation gives every rate with its clustered CI (cluster = user).
 
-Conventions (spec "Metrics"): s = 0.5 * score; "(all)" keeps invalid verdicts in the
-denominator as wrong, "(valid)" drops them; a zero denominator gives None, never 0 or an error.
-Typewise accuracy EXCLUDES interference points (the upstream code forgets to).
+Each verdict record becomes the items of the metrics it enters, e.g. a non-interference
+integrity record is one item of memory_recall (score == 2), of weighted_recall (s, weighted by
+importance) and of typewise_accuracy. An invalid verdict is an item with value None: "(all)"
+counts it as wrong, "(valid)" drops it. Typewise accuracy EXCLUDES interference points (the
+upstream code forgets to).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from memeval.tasks.halumem.judges import EMPTY_RULE, QA_LABELS, UPDATE_LABELS, Verdict
-from memeval.tasks.halumem.schema import DIFFICULTIES, MEMORY_TYPES, QUESTION_TYPES, MemoryPoint
-
-Variant = Literal["all", "valid"]
-VARIANTS: tuple[Variant, ...] = ("all", "valid")
+from memeval.contracts import Block, Estimate
+from memeval.judging import Ruling
+from memeval.records import Score
+from memeval.stats import cluster_bootstrap
+from memeval.tasks.halumem.judges import EMPTY_RULE
+from memeval.tasks.halumem.prompts import QA_LABELS, UPDATE_LABELS
+from memeval.tasks.halumem.schema import MemoryPoint
 
 
 class _Rec(BaseModel):
@@ -36,11 +40,11 @@ class IntegrityRecord(_Rec):
     empty_extraction: bool = False  # scored 0 by the empty-extraction rule, no judge call
 
     @classmethod
-    def of(cls, user: str, session: int, point: MemoryPoint, v: Verdict) -> IntegrityRecord:
+    def of(cls, user: str, session: int, point: MemoryPoint, r: Ruling) -> IntegrityRecord:
         return cls(user=user, session=session, point_index=point.index,
                    memory_type=point.memory_type, is_interference=point.is_interference,
-                   importance=point.importance, score=v.score if v.valid else None,
-                   empty_extraction=v.judge == EMPTY_RULE)
+                   importance=point.importance, score=_int(r.score) if r.valid else None,
+                   empty_extraction=r.judge == EMPTY_RULE)
 
 
 class AccuracyRecord(_Rec):
@@ -50,9 +54,9 @@ class AccuracyRecord(_Rec):
     is_included: bool | None
 
     @classmethod
-    def of(cls, user: str, session: int, v: Verdict) -> AccuracyRecord:
-        return cls(user=user, session=session, score=v.score if v.valid else None,
-                   is_included=v.is_included if v.valid else None)
+    def of(cls, user: str, session: int, r: Ruling) -> AccuracyRecord:
+        return cls(user=user, session=session, score=_int(r.score) if r.valid else None,
+                   is_included=r.extra.get("is_included") if r.valid else None)
 
 
 class UpdateRecord(_Rec):
@@ -63,9 +67,9 @@ class UpdateRecord(_Rec):
     label: str | None
 
     @classmethod
-    def of(cls, user: str, session: int, point: MemoryPoint, v: Verdict) -> UpdateRecord:
+    def of(cls, user: str, session: int, point: MemoryPoint, r: Ruling) -> UpdateRecord:
         return cls(user=user, session=session, point_index=point.index,
-                   memory_type=point.memory_type, label=v.label if v.valid else None)
+                   memory_type=point.memory_type, label=r.label if r.valid else None)
 
 
 class QARecord(_Rec):
@@ -76,75 +80,53 @@ class QARecord(_Rec):
     label: str | None
 
 
-class Ratio(BaseModel):
-    """sum(num) / sum(den) with the per-record arrays behind it (one entry per record)."""
-
-    value: float | None
-    num: list[float]
-    den: list[float]
-    clusters: list[str]
-
-    @property
-    def n(self) -> int:
-        return len(self.den)
+Record = IntegrityRecord | AccuracyRecord | UpdateRecord | QARecord
+RECORDS: dict[str, type[Record]] = {"integrity": IntegrityRecord, "accuracy": AccuracyRecord,
+                                    "update": UpdateRecord, "qa": QARecord}
 
 
-class HaluMemMetrics(BaseModel):
-    values: dict[str, float | None]  # every metric's point estimate, F1 included
-    ratios: dict[str, Ratio]  # the ratio metrics with their arrays (F1 is derived, not here)
-    counts: dict[str, int]
-    empty_extraction: dict[str, Any]
+def _int(x: Any) -> int | None:
+    return None if x is None else int(x)
 
 
-def _ratio(rows: Iterable[tuple[float, float, str]]) -> Ratio:
-    num, den, clusters = [], [], []
-    for n, d, c in rows:
-        num.append(float(n))
-        den.append(float(d))
-        clusters.append(c)
-    total = sum(den)
-    return Ratio(value=sum(num) / total if total > 0 else None, num=num, den=den,
-                 clusters=clusters)
+def _s(score: int | None) -> float | None:
+    return None if score is None else 0.5 * score
 
 
-def _s(score: int | None) -> float:
-    return 0.0 if score is None else 0.5 * score
+def _hit(flag: bool, valid: bool) -> float | None:
+    return float(flag) if valid else None
 
 
-def _keep(valid: bool, variant: Variant) -> bool:
-    return valid or variant == "all"
+def items(rec: Record, sample_id: str, prediction_id: str) -> list[Score]:
+    """The item scores one verdict record contributes (see the module docstring)."""
+    def mk(metric: str, value: float | None, weight: float = 1.0, **strata: str) -> Score:
+        return Score(sample_id=sample_id, cluster=rec.user, metric=metric, value=value,
+                     weight=weight, strata=strata, prediction_id=prediction_id)
 
-
-# -- extraction ---------------------------------------------------------------------------------
-def recall(records: Sequence[IntegrityRecord], variant: Variant = "all") -> Ratio:
-    """#score-2 / #records over non-interference integrity records (partial credit = 0)."""
-    return _ratio((float(r.score == 2), 1.0, r.user) for r in records
-                  if not r.is_interference and _keep(r.score is not None, variant))
-
-
-def weighted_recall(records: Sequence[IntegrityRecord], variant: Variant = "all") -> Ratio:
-    """sum(importance * s) / sum(importance) over non-interference integrity records."""
-    return _ratio((r.importance * _s(r.score), r.importance, r.user) for r in records
-                  if not r.is_interference and _keep(r.score is not None, variant))
-
-
-def fmr(records: Sequence[IntegrityRecord], variant: Variant = "all") -> Ratio:
-    """False-memory resistance: interference records scored 0 / interference records."""
-    return _ratio((float(r.score == 0), 1.0, r.user) for r in records
-                  if r.is_interference and _keep(r.score is not None, variant))
-
-
-def memory_accuracy(records: Sequence[AccuracyRecord], variant: Variant = "all") -> Ratio:
-    """sum(s) / N extracted memories."""
-    return _ratio((_s(r.score), 1.0, r.user) for r in records
-                  if _keep(r.score is not None, variant))
-
-
-def target_precision(records: Sequence[AccuracyRecord], variant: Variant = "all") -> Ratio:
-    """sum(s) / count over extracted memories judged is_included = true. An invalid verdict
-    carries no is_included, so it falls outside both variants (as upstream)."""
-    return _ratio((_s(r.score), 1.0, r.user) for r in records
-                  if r.is_included is True and _keep(r.score is not None, variant))
+    if isinstance(rec, IntegrityRecord):
+        ok, t = rec.score is not None, rec.memory_type
+        if rec.is_interference:  # a distractor: resisted iff absent (score 0)
+            return [mk("fmr", _hit(rec.score == 0, ok), memory_type=t,
+                       extraction="empty" if rec.empty_extraction else "non-empty")]
+        flag = "empty" if rec.empty_extraction else "non-empty"
+        return [mk("memory_recall", _hit(rec.score == 2, ok), memory_type=t,  # partial = 0
+                   extraction=flag),
+                mk("weighted_recall", _s(rec.score), rec.importance, memory_type=t),
+                mk("typewise_accuracy", _hit(rec.score == 2, ok), memory_type=t)]
+    if isinstance(rec, AccuracyRecord):
+        out = [mk("memory_accuracy", _s(rec.score))]
+        if rec.is_included is True:  # an invalid verdict has no is_included: in neither
+            out.append(mk("target_precision", _s(rec.score)))
+        return out
+    if isinstance(rec, UpdateRecord):
+        ok = rec.label in UPDATE_LABELS
+        return [mk(f"update_{lab.lower()}", _hit(rec.label == lab, ok), memory_type=rec.memory_type)
+                for lab in UPDATE_LABELS] + [
+                mk("typewise_accuracy", _hit(rec.label == "Correct", ok),
+                   memory_type=rec.memory_type)]
+    ok = rec.label in QA_LABELS
+    return [mk(f"qa_{lab.lower()}", _hit(rec.label == lab, ok), question_type=rec.question_type,
+               difficulty=rec.difficulty) for lab in QA_LABELS]
 
 
 def extraction_f1(precision: float | None, recall_: float | None) -> float | None:
@@ -155,42 +137,38 @@ def extraction_f1(precision: float | None, recall_: float | None) -> float | Non
     return 0.0 if total == 0 else 2 * precision * recall_ / total
 
 
-# -- update and QA ------------------------------------------------------------------------------
-def _valid_label(label: str | None, allowed: Sequence[str]) -> bool:
-    return label in allowed
+def _ratio_arrays(rows: Sequence[Score]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """"(all)" numerator and denominator of a ratio metric's rows (invalid -> 0)."""
+    num = np.array([0.0 if r.value is None else r.value * r.weight for r in rows])
+    return num, np.array([r.weight for r in rows], dtype=float), [r.cluster for r in rows]
 
 
-def update_shares(records: Sequence[UpdateRecord], variant: Variant = "all") -> dict[str, Ratio]:
-    """Correct / Hallucination / Omission / Other shares of the update records."""
-    kept = [r for r in records if _keep(_valid_label(r.label, UPDATE_LABELS), variant)]
-    return {lab: _ratio((float(r.label == lab), 1.0, r.user) for r in kept)
-            for lab in UPDATE_LABELS}
+def extraction_f1_block(scores: Sequence[Score], seed: int = 0) -> Block | None:
+    """F1 of target precision and memory recall ("(all)"), bootstrapped jointly: one cluster
+    draw resamples both. None while the run has no extraction items."""
+    p_rows = [s for s in scores if s.metric == "target_precision"]
+    r_rows = [s for s in scores if s.metric == "memory_recall"]
+    if not p_rows and not r_rows:
+        return None
+    pn, pd, pc = _ratio_arrays(p_rows)
+    rn, rd, rc = _ratio_arrays(r_rows)
+    p = pn.sum() / pd.sum() if pd.sum() > 0 else None
+    r = rn.sum() / rd.sum() if rd.sum() > 0 else None
+    point = None if p is None or r is None or p + r == 0 else 2 * p * r / (p + r)
+    est = Estimate(n=len(pd) + len(rd), n_clusters=len(set(pc) | set(rc)), mean=point,
+                   method="f1 of ratios (all)/cluster bootstrap", seed=seed)
+    if point is not None and len(set(pc) & set(rc)) >= 2:
+        def f1(t: dict[str, np.ndarray]) -> np.ndarray:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                pp, rr = t["pn"] / t["pd"], t["rn"] / t["rd"]
+                return np.where(pp + rr > 0, 2 * pp * rr / (pp + rr), 0.0)
+
+        _, se, ci = cluster_bootstrap(f1, {"pn": pn, "pd": pd, "rn": rn, "rd": rd},
+                                      {"pn": pc, "pd": pc, "rn": rc, "rd": rc}, seed=seed)
+        est = est.model_copy(update={"se": se, "ci_boot": ci})
+    return Block(all=est, valid=est, n_invalid=0)
 
 
-def qa_shares(records: Sequence[QARecord], variant: Variant = "all") -> dict[str, Ratio]:
-    """Correct / Hallucination / Omission shares of the questions."""
-    kept = [r for r in records if _keep(_valid_label(r.label, QA_LABELS), variant)]
-    return {lab: _ratio((float(r.label == lab), 1.0, r.user) for r in kept) for lab in QA_LABELS}
-
-
-def typewise_accuracy(integrity: Sequence[IntegrityRecord], update: Sequence[UpdateRecord],
-                      variant: Variant = "all") -> dict[str, Ratio]:
-    """Per memory_type: (#integrity score 2 + #update Correct) / (#integrity + #update),
-    interference points excluded."""
-    types = list(MEMORY_TYPES) + sorted({r.memory_type for r in [*integrity, *update]}
-                                        - set(MEMORY_TYPES))
-    out = {}
-    for t in types:
-        rows = [(float(r.score == 2), 1.0, r.user) for r in integrity
-                if r.memory_type == t and not r.is_interference
-                and _keep(r.score is not None, variant)]
-        rows += [(float(r.label == "Correct"), 1.0, r.user) for r in update
-                 if r.memory_type == t and _keep(_valid_label(r.label, UPDATE_LABELS), variant)]
-        out[t] = _ratio(rows)
-    return out
-
-
-# -- routing and the empty-extraction rule -------------------------------------------------------
 def route_points(points: Sequence[MemoryPoint], update_hits: Mapping[int, Sequence[Any]]
                  ) -> tuple[list[MemoryPoint], list[MemoryPoint]]:
     """Split a session's gold points into (to_integrity, to_update).
@@ -210,67 +188,13 @@ def is_empty_extraction(extracted: Sequence[str]) -> bool:
     return not any(e.strip() for e in extracted)
 
 
-def empty_extraction_records(user: str, session: int, points: Sequence[MemoryPoint]
-                             ) -> list[IntegrityRecord]:
-    """Integrity score 0 without a judge call for every integrity-routed point of a session
-    whose extraction was empty. Its interference points therefore count as resisted in FMR."""
-    return [IntegrityRecord(user=user, session=session, point_index=p.index,
-                            memory_type=p.memory_type, is_interference=p.is_interference,
-                            importance=p.importance, score=0, empty_extraction=True)
-            for p in points]
+def verdict_counts(scores: Sequence[Score]) -> dict[str, int]:
+    """How many records each judge produced, and how many of them were invalid."""
+    def n(metric: str, invalid: bool = False) -> int:
+        return sum(s.metric == metric and (not invalid or s.value is None) for s in scores)
 
-
-def empty_extraction_effect(records: Sequence[IntegrityRecord]) -> dict[str, Any]:
-    """How much of FMR comes from sessions that extracted nothing (free 'resistance')."""
-    empty_sessions = {(r.user, r.session) for r in records if r.empty_extraction}
-    kept = [r for r in records if not r.empty_extraction]
-    out: dict[str, Any] = {
-        "empty_sessions": len(empty_sessions),
-        "interference_in_empty_sessions": sum(r.is_interference and r.empty_extraction
-                                              for r in records),
-    }
-    for v in VARIANTS:
-        out[f"fmr({v})"] = fmr(records, v).value
-        out[f"fmr_excluding_empty_sessions({v})"] = fmr(kept, v).value
-    return out
-
-
-# -- everything ---------------------------------------------------------------------------------
-def compute(integrity: Sequence[IntegrityRecord], accuracy: Sequence[AccuracyRecord],
-            update: Sequence[UpdateRecord], qa: Sequence[QARecord]) -> HaluMemMetrics:
-    """Every metric of the spec in both variants, keyed "<name>(<variant>)[/<stratum>=<v>]"."""
-    ratios: dict[str, Ratio] = {}
-    for v in VARIANTS:
-        ratios[f"recall({v})"] = recall(integrity, v)
-        ratios[f"weighted_recall({v})"] = weighted_recall(integrity, v)
-        ratios[f"memory_accuracy({v})"] = memory_accuracy(accuracy, v)
-        ratios[f"target_precision({v})"] = target_precision(accuracy, v)
-        ratios[f"fmr({v})"] = fmr(integrity, v)
-        for lab, r in update_shares(update, v).items():
-            ratios[f"update_{lab.lower()}({v})"] = r
-        for lab, r in qa_shares(qa, v).items():
-            ratios[f"qa_{lab.lower()}({v})"] = r
-        for field, known in (("question_type", QUESTION_TYPES), ("difficulty", DIFFICULTIES)):
-            seen = list(known) + sorted({getattr(q, field) for q in qa} - set(known))
-            for val in seen:
-                sub = [q for q in qa if getattr(q, field) == val]
-                for lab, r in qa_shares(sub, v).items():
-                    ratios[f"qa_{lab.lower()}({v})/{field}={val}"] = r
-        for t, r in typewise_accuracy(integrity, update, v).items():
-            ratios[f"typewise_accuracy({v})/memory_type={t}"] = r
-    values: dict[str, float | None] = {k: r.value for k, r in ratios.items()}
-    values["extraction_f1"] = extraction_f1(values["target_precision(all)"],
-                                            values["recall(all)"])
-    counts = {
-        "integrity": sum(not r.is_interference for r in integrity),
-        "interference": sum(r.is_interference for r in integrity),
-        "integrity_invalid": sum(r.score is None for r in integrity),
-        "accuracy": len(accuracy),
-        "accuracy_invalid": sum(r.score is None for r in accuracy),
-        "update": len(update),
-        "update_invalid": sum(not _valid_label(r.label, UPDATE_LABELS) for r in update),
-        "qa": len(qa),
-        "qa_invalid": sum(not _valid_label(r.label, QA_LABELS) for r in qa),
-    }
-    return HaluMemMetrics(values=values, ratios=ratios, counts=counts,
-                          empty_extraction=empty_extraction_effect(integrity))
+    return {"integrity": n("memory_recall"), "interference": n("fmr"),
+            "integrity_invalid": n("memory_recall", True) + n("fmr", True),
+            "accuracy": n("memory_accuracy"), "accuracy_invalid": n("memory_accuracy", True),
+            "update": n("update_correct"), "update_invalid": n("update_correct", True),
+            "qa": n("qa_correct"), "qa_invalid": n("qa_correct", True)}

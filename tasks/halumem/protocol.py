@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from memeval.context import RunContext
-from memeval.records import Memory, Prediction, Sample, Session, Turn
-from memeval.tasks.halumem.schema import HSession, Question, User, contains
+from memeval.records import GoldMemory, Memory, Prediction, Sample, Session, Turn
+from memeval.run_context import RunContext
+from memeval.tasks.halumem.schema import HSession, MemoryPoint, Question, User, contains
 
 UPDATE_K = 10
 QA_K = 20
@@ -28,10 +28,17 @@ def to_session(user: User, index: int, hs: HSession, with_gold: bool) -> Session
     turns = [Turn(speaker=m.role, role=m.role, text=m.content, timestamp=m.timestamp,
                   turn_id=f"{index}:{j}") for j, m in enumerate(hs.dialogue)]
     meta: dict[str, Any] = {"user": user.uuid, "session": index}
-    if with_gold:  # only the `oracle` ceiling may see the gold points
-        meta["gold_memory_points"] = [p.model_dump() for p in hs.memory_points]
+    if with_gold:  # only systems that declare accepts_gold (ceilings) see the gold points
+        meta["gold_memories"] = [gold_memory(p).model_dump() for p in hs.memory_points]
     return Session(session_id=f"{user.uuid}/s{index:03d}", timestamp=hs.start_time, turns=turns,
                    meta=meta)
+
+
+def gold_memory(p: MemoryPoint) -> GoldMemory:
+    return GoldMemory(text=p.memory_content, memory_id=str(p.index), kind=p.memory_type,
+                      distractor=p.is_interference,
+                      replaces=list(p.original_memories) if p.updated else [],
+                      timestamp=p.timestamp)
 
 
 def render(m: Memory) -> str:
@@ -49,7 +56,7 @@ async def run_user(task: Any, system: Any, user: User, pending: list[Sample], ct
     ns = user.uuid
     todo = {s.input["session"]: s for s in pending}
     last = max(todo)
-    with_gold = bool(getattr(system, "needs_gold", False) or system.name == "oracle")
+    with_gold = system.capabilities.accepts_gold
     await ctx.call_system(system.reset, ns)
     for i, hs in enumerate(user.sessions[:last + 1]):
         mems, add_s = await ctx.call_system(system.add, ns, to_session(user, i, hs, with_gold))

@@ -9,11 +9,14 @@ generated sessions; the user-level `token_cost` is dropped (generation cost, not
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+# The pack's text matching (exact judge, oracle answers) is memeval's word-level matcher.
+from memeval.metrics.text import contains_words as contains  # noqa: F401
+from memeval.metrics.text import normalize_words as normalize  # noqa: F401
 
 TIME_FORMAT = "%b %d, %Y, %H:%M:%S"  # e.g. "Feb 13, 2029, 10:51:39"
 
@@ -47,23 +50,6 @@ _UNKNOWN_RE = re.compile(
 def says_unknown(text: str) -> bool:
     """True when a text declares the information unknown / not given."""
     return bool(_UNKNOWN_RE.search(text))
-
-
-_PUNCT_RE = re.compile(r"[^\w\s]")
-_ARTICLES = {"a", "an", "the"}
-
-
-def normalize(text: str) -> str:
-    """Canonical form for text matching: lowercase, apostrophes dropped ("don't" -> "dont"),
-    other punctuation -> space, articles removed, whitespace collapsed."""
-    t = unicodedata.normalize("NFKC", text).lower().replace("'", "").replace("\u2019", "")
-    return " ".join(w for w in _PUNCT_RE.sub(" ", t).split() if w not in _ARTICLES)
-
-
-def contains(haystack: str, needle: str) -> bool:
-    """Whole-word containment of normalized `needle` in normalized `haystack`."""
-    n = normalize(needle)
-    return bool(n) and f" {n} " in f" {normalize(haystack)} "
 
 
 def parse_time(value: str) -> datetime:

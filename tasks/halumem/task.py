@@ -1,40 +1,53 @@
 """The HaluMem pack (official data) and halumem-synth (memeval's generated data, same protocol).
 
 Sample = one session of one user (cluster = user). Its prediction holds what the system
-extracted, the update searches and the QA answers; judging turns it into verdict rows (one per
-gold point, extracted memory, update and question), written per session as one batch.
+extracted, the update searches and the QA answers; judging turns it into verdicts (one per gold
+point, extracted memory, update and question), written per session as one batch; scoring turns
+each verdict into the items of the metrics it enters (memeval.tasks.halumem.metrics).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from memeval.context import RunContext
+from memeval.contracts import Aggregate, CardRow, MetricSpec, OptionSpec
 from memeval.errors import UserError
-from memeval.records import Prediction, Sample, Score
+from memeval.fileio import sha256_file
+from memeval.records import Prediction, Sample, Score, Verdict
+from memeval.run_context import RunContext
+from memeval.taskbase import TaskBase
+from memeval.tasks.halumem import declarations as D
 from memeval.tasks.halumem import judges, loader, protocol, synth
-from memeval.tasks.halumem.metrics import (AccuracyRecord, IntegrityRecord, QARecord,
-                                           UpdateRecord, route_points)
-from memeval.tasks.halumem.report import aggregate_halumem
+from memeval.tasks.halumem.aggregate import aggregate
+from memeval.tasks.halumem.metrics import (RECORDS, AccuracyRecord, IntegrityRecord, QARecord,
+                                           UpdateRecord, items, route_points)
 from memeval.tasks.halumem.schema import User
 
-JUDGES = ("llm", "exact")
 
-
-class HaluMemTask:
+class HaluMemTask(TaskBase):
     name: ClassVar[str] = "halumem"
     version: ClassVar[str] = "1.0"
+    summary: ClassVar[str] = ("HaluMem extraction/update/QA hallucination (official JSONL via "
+                              "--data or hub)")
     license: ClassVar[str] = "CC BY-NC-ND 4.0"
+    cluster_name: ClassVar[str] = "user"
+    judges: ClassVar[tuple[str, ...]] = ("llm", "exact")
+    options: ClassVar[tuple[OptionSpec, ...]] = D.OPTIONS
+    metrics: ClassVar[tuple[MetricSpec, ...]] = D.METRICS
+    card: ClassVar[tuple[CardRow, ...]] = D.CARD
+    known_defects: ClassVar[str] = D.KNOWN_DEFECTS
+    smoke: ClassVar[dict[str, Any]] = {
+        "options": {"data": "../shared/data/halumem/HaluMem-Medium-user-4fd09df4.jsonl",
+                    "limit_sessions": 1, "answerer": "oracle"},
+        "system": "rag-bm25", "judge": "exact"}
 
     def __init__(self, data: str | None = None, limit: int | None = None,
                  limit_sessions: int | None = None, users: int | None = None,
                  answer_max_tokens: int = 48, judge_layout: str = "shared_prefix",
                  answerer: str = "llm", seed: int = 0, hub: str | None = None) -> None:
-        if answerer not in ("llm", "oracle"):
-            raise UserError(f"halumem: answerer must be 'llm' or 'oracle', got {answerer!r}")
         self.limit, self.limit_sessions, self.max_users = limit, limit_sessions, users
         self.answerer = answerer
         self.answer_max_tokens = int(answer_max_tokens)
@@ -58,7 +71,7 @@ class HaluMemTask:
                 "judge_layout": self.judge_layout, "answerer": self.answerer}
 
     def data_info(self) -> dict[str, Any]:
-        return {"path": str(self.path), "sha256": loader.file_sha256(self.path),
+        return {"path": str(self.path), "sha256": sha256_file(self.path),
                 "license": self.license, "source": "Hugging Face IAAR-Shanghai/HaluMem"}
 
     def users(self) -> Iterator[User]:
@@ -92,21 +105,13 @@ class HaluMemTask:
                                             self.answer_max_tokens):
             yield pred
 
-    def score(self, pred: Prediction) -> list[Score]:
-        return []  # every HaluMem metric comes from a judge (llm or exact)
-
-    def judge_metrics(self) -> list[str]:
-        return ["integrity", "accuracy", "update", "qa"]
-
+    # ---- judging and scoring ----
     def _judge(self, ctx: RunContext) -> Any:
-        kind = ctx.judge or "llm"
-        if kind not in JUDGES:
-            raise UserError(f"halumem: unknown judge {kind!r}; valid: {', '.join(JUDGES)}")
-        if kind == "exact":
+        if ctx.judge == "exact":
             return judges.ExactJudge()
         return judges.LLMJudge(ctx.llm, layout=self.judge_layout)  # type: ignore[arg-type]
 
-    async def judge(self, pred: Prediction, ctx: RunContext) -> list[Score]:
+    async def judge(self, pred: Prediction, ctx: Any) -> list[Verdict]:
         if pred.error is not None or pred.meta.get("distractor"):
             return []
         user = self.user(pred.reference["user"])
@@ -116,56 +121,76 @@ class HaluMemTask:
         extracted: list[str] = pred.meta["extracted"]
         hits = {int(k): v for k, v in pred.meta.get("update_hits", {}).items()}
         to_integrity, to_update = route_points(hs.memory_points, hits)
-        rows: list[tuple[str, str, dict[str, Any], Any]] = []
-        gold = hs.gold_points
+        out: list[Verdict] = []
+        sid, uid = pred.sample_id, user.uuid
         # Accuracy calls first and back to back: they share the session dialogue as a prefix.
         for m, mem in enumerate(extracted):
-            v = await j.accuracy(hs.dialogue, gold, mem)
-            rows.append((f"m{m}", "accuracy", AccuracyRecord.of(user.uuid, i, v).model_dump(), v))
+            r = await j.accuracy(hs.dialogue, hs.gold_points, mem)
+            out.append(r.verdict(sid, f"m{m}", "accuracy",
+                                 about=AccuracyRecord.of(uid, i, r).model_dump()))
         for p in to_integrity:
-            v = await j.integrity(extracted, p)
-            rows.append((f"p{p.index}", "integrity",
-                         IntegrityRecord.of(user.uuid, i, p, v).model_dump(), v))
+            r = await j.integrity(extracted, p)
+            out.append(r.verdict(sid, f"p{p.index}", "integrity",
+                                 about=IntegrityRecord.of(uid, i, p, r).model_dump()))
         for p in to_update:
-            v = await j.update(hits[p.index], p)
-            rows.append((f"u{p.index}", "update",
-                         UpdateRecord.of(user.uuid, i, p, v).model_dump(), v))
+            r = await j.update(hits[p.index], p)
+            out.append(r.verdict(sid, f"u{p.index}", "update",
+                                 about=UpdateRecord.of(uid, i, p, r).model_dump()))
         for qa, q in zip(pred.meta.get("qa", []), hs.questions):
-            v = await j.qa(q, qa["response"])
-            rec = QARecord(user=user.uuid, session=i, question_type=q.question_type,
-                           difficulty=q.difficulty, label=v.label if v.valid else None)
-            rows.append((f"q{qa['i']}", "qa", rec.model_dump(), v))
-        out = []
-        for item, metric, record, v in rows:
-            value = (v.score if metric in ("integrity", "accuracy") else
-                     float(v.label == "Correct") if v.valid else None)
-            out.append(Score(sample_id=f"{pred.sample_id}/{item}", cluster=pred.cluster,
-                             metric=metric, value=None if not v.valid else value,
-                             strata={"memory_type": record.get("memory_type", ""),
-                                     "question_type": record.get("question_type", "")},
-                             detail={"record": record, "prediction_id": pred.sample_id,
-                                     "batch": len(rows), "judge": v.judge,
-                                     "reason": v.reason, "cached": v.cached}))
-        if ctx.audit is not None:
-            ctx.audit.emit("judge.verdict", "judge", {
-                "sample_id": pred.sample_id, "judge": j.identity, "n": len(out),
-                "invalid": sum(s.value is None for s in out)})
+            r = await j.qa(q, qa["response"])
+            rec = QARecord(user=uid, session=i, question_type=q.question_type,
+                           difficulty=q.difficulty, label=r.label if r.valid else None)
+            out.append(r.verdict(sid, f"q{qa['i']}", "qa", about=rec.model_dump()))
         return out
 
-    def aggregate(self, scores: Iterable[Score], predictions: Any = None) -> dict[str, Any]:
-        return aggregate_halumem(list(scores), predictions or [])
+    def score(self, pred: Prediction, verdicts: Sequence[Verdict]) -> list[Score]:
+        out: list[Score] = []
+        for v in verdicts:
+            rec = RECORDS[v.kind].model_validate(
+                {k: v.fields[k] for k in RECORDS[v.kind].model_fields})
+            out += [s.model_copy(update={"detail": {"reason": v.reason}} if v.reason else {})
+                    for s in items(rec, f"{pred.sample_id}/{v.item}", pred.sample_id)]
+        return out
+
+    def aggregate(self, scores: Sequence[Score], predictions: Sequence[Prediction],
+                  run_dir: Path | None) -> Aggregate:
+        return aggregate(self.metric_specs(), scores, predictions)
+
+    def legacy_verdicts(self, scores: Iterable[Score]) -> list[Verdict]:
+        """Format-1 runs kept each verdict as a score row with its record in `detail`."""
+        out = []
+        for s in scores:
+            d = s.detail
+            if s.metric not in RECORDS or "record" not in d:
+                continue
+            rec = d["record"]
+            out.append(Verdict(
+                prediction_id=str(d["prediction_id"]), item=s.sample_id.rsplit("/", 1)[1],
+                kind=s.metric, judge=str(d.get("judge")), valid=s.value is not None,
+                label=rec.get("label"), score=rec.get("score"), fields=rec,
+                reason=d.get("reason"), cached=bool(d.get("cached")), batch=d.get("batch")))
+        return out
 
 
 class HaluMemSynthTask(HaluMemTask):
     """Same protocol and judges on memeval's own generated data (never reported as HaluMem)."""
 
     name: ClassVar[str] = "halumem-synth"
+    summary: ClassVar[str] = "HaluMem protocol on memeval's own generated data (offline, exact gold)"
     license: ClassVar[str] = "memeval generated data (Apache-2.0 with the code)"
+    options: ClassVar[tuple[OptionSpec, ...]] = D.SYNTH_OPTIONS
+    known_defects: ClassVar[str] = D.SYNTH_DEFECTS
+    smoke: ClassVar[dict[str, Any]] = {"options": {"answerer": "oracle"}, "system": "oracle",
+                                       "judge": "exact"}
 
-    def __init__(self, size: str = "tiny", data: str | None = None, **kw: Any) -> None:
+    def __init__(self, size: str = "tiny", data: str | None = None, limit: int | None = None,
+                 limit_sessions: int | None = None, users: int | None = None,
+                 answer_max_tokens: int = 48, judge_layout: str = "shared_prefix",
+                 answerer: str = "llm", seed: int = 0) -> None:
         self.size = size
-        self._seed = int(kw.get("seed", 0))
-        super().__init__(data=data, **kw)
+        super().__init__(data=data, limit=limit, limit_sessions=limit_sessions, users=users,
+                         answer_max_tokens=answer_max_tokens, judge_layout=judge_layout,
+                         answerer=answerer, seed=seed)
 
     def _resolve_data(self, data: str | None, hub: str | None, seed: int) -> Path:
         if data:

@@ -8,7 +8,6 @@ flagged; image turns become "<text> and shared <blip_caption>".
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -50,14 +49,6 @@ class Conversation:
 
 def bundled_path() -> Path:
     return Path(str(resources.files("memeval.tasks.locomo") / "data" / "locomo10.json"))
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def render_turn_text(raw: dict[str, Any]) -> str:

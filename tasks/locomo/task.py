@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from memeval.aio import completed
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from memeval.aggregate import aggregate_scores
-from memeval.context import RunContext, fit_to_window
+from memeval.aggregate import summarize_metrics
+from memeval.aio import completed
+from memeval.contracts import Aggregate, CardRow, MetricSpec, OptionSpec
 from memeval.errors import EndpointDown, UserError
+from memeval.fileio import sha256_file
 from memeval.metrics.text import bleu1, f1_set
-from memeval.records import Memory, Prediction, Sample, Score, Session, Turn
+from memeval.records import Memory, Prediction, Sample, Score, Session, Turn, Verdict
+from memeval.run_context import RunContext
+from memeval.taskbase import TaskBase
+from memeval.tasks.locomo import declarations as D
+from memeval.tasks.locomo import judge as J
 from memeval.tasks.locomo import loader, prompts
 from memeval.tasks.locomo.scoring import category_name, score_answer
+from memeval.tasks.locomo.window import fit_to_window
 
-LICENSE = "CC BY-NC 4.0"
 QUESTION_RESERVE = 256  # tokens kept free for the question, options and chat template
 
 
@@ -25,19 +30,23 @@ def render_memory(m: Memory) -> str:
     return m.text
 
 
-class LoCoMoTask:
+class LoCoMoTask(TaskBase):
     name: ClassVar[str] = "locomo"
     version: ClassVar[str] = "1.0"
+    summary: ClassVar[str] = "LoCoMo long conversational memory QA (10 conversations)"
     cluster_name: ClassVar[str] = "conversation"
+    judges: ClassVar[tuple[str, ...]] = ("llm",)
+    options: ClassVar[tuple[OptionSpec, ...]] = D.OPTIONS
+    metrics: ClassVar[tuple[MetricSpec, ...]] = D.METRICS
+    card: ClassVar[tuple[CardRow, ...]] = D.CARD
+    known_defects: ClassVar[str] = D.KNOWN_DEFECTS
+    smoke: ClassVar[dict[str, Any]] = {"options": {"categories": "3"}, "limit": 3,
+                                       "system": "rag-bm25", "judge": "llm"}
 
     def __init__(self, data: str | None = None, limit: int | None = None, k: int = 10,
                  categories: str | int | None = None, judge_categories: str = "1,2,3,4",
                  judge_runs: int = 1, leniency: bool = False, answer_max_tokens: int = 32,
-                 seed: int = 0, **unknown: Any) -> None:
-        if unknown:
-            raise UserError(f"locomo: unknown option(s) {', '.join(sorted(unknown))}; valid: data,"
-                            " limit, k, categories, judge_categories, judge_runs, leniency,"
-                            " answer_max_tokens")
+                 seed: int = 0) -> None:
         self.path = Path(data) if data else loader.bundled_path()
         self.conversations = {c.sample_id: c for c in loader.load(self.path)}
         self.limit = limit
@@ -54,8 +63,8 @@ class LoCoMoTask:
                 "leniency": self.leniency, "answer_max_tokens": self.answer_max_tokens}
 
     def data_info(self) -> dict[str, Any]:
-        return {"path": str(self.path), "sha256": loader.sha256_file(self.path),
-                "license": LICENSE, "source": "github snap-research/locomo data/locomo10.json"}
+        return {"path": str(self.path), "sha256": sha256_file(self.path),
+                "license": D.LICENSE, "source": "github snap-research/locomo data/locomo10.json"}
 
     def samples(self) -> Iterator[Sample]:
         n = 0
@@ -77,7 +86,7 @@ class LoCoMoTask:
     async def run_group(self, system: Any, group: str, samples: list[Sample],
                         ctx: RunContext) -> AsyncIterator[Prediction]:
         conv = self.conversations[group]
-        per_speaker = getattr(system, "locomo_ingest", "conversation") == "per-speaker"
+        per_speaker = system.capabilities.ingest == "per-speaker"
         speakers = [conv.speaker_a, conv.speaker_b] if per_speaker else [None]
         spaces = {sp: f"{group}/{sp}" if sp else group for sp in speakers}
         for ns in spaces.values():
@@ -120,9 +129,10 @@ class LoCoMoTask:
         msgs = prompts.answer_messages(conv.speaker_a, conv.speaker_b, [], q,
                                        ref["category"], ref["adversarial_answer"],
                                        sample.sample_id)
-        if getattr(system, "fits_window", False):
+        caps = system.capabilities
+        if caps.full_context:
             window = getattr(ctx.llm.endpoint, "context_window", None) or 8192
-            window = min(window, getattr(system, "max_context", None) or window)
+            window = min(window, caps.window_tokens or window)
             # A fixed reserve (not this question's length) keeps the kept turns identical across
             # a conversation's questions, so the server reuses the KV cache of the long prefix.
             reserve = await ctx.llm.count_tokens(msgs[0]["content"]) + QUESTION_RESERVE
@@ -151,7 +161,14 @@ class LoCoMoTask:
                           meta=meta, error=error)
 
     # ---- scoring ----
-    def score(self, pred: Prediction) -> list[Score]:
+    def metric_specs(self) -> list[MetricSpec]:
+        return [m for m in self.metrics if self.leniency or m.name != "judge_leniency"]
+
+    async def judge(self, pred: Prediction, ctx: Any) -> list[Verdict]:
+        return await J.judge_answer(pred, ctx, judge_categories=self.judge_categories,
+                                    judge_runs=self.judge_runs, leniency=self.leniency)
+
+    def score(self, pred: Prediction, verdicts: Sequence[Verdict]) -> list[Score]:
         ref = pred.reference
         cat = int(ref["category"])
         strata = {"category": str(cat)}
@@ -163,59 +180,18 @@ class LoCoMoTask:
         if ref["answer"] is not None:  # extras need a gold answer (most category-5 items lack one)
             scores.append(mk("f1_set", None if out is None else f1_set(out, ref["answer"])))
             scores.append(mk("bleu1", None if out is None else bleu1(out, ref["answer"])))
-        return scores
+        return scores + J.judged_scores(pred, verdicts, strata)
 
-    def judge_metrics(self) -> list[str]:
-        return ["llm_judge"] + (["judge_leniency"] if self.leniency else [])
+    def aggregate(self, scores: Sequence[Score], predictions: Sequence[Prediction],
+                  run_dir: Path | None) -> Aggregate:
+        metrics = summarize_metrics(self.metric_specs(), scores)
+        for entry in metrics.values():
+            for key, block in entry.strata.get("category", {}).items():
+                block.labels = {c: category_name(int(key), c) for c in D.CONVENTIONS}
+        return Aggregate(metrics=metrics, conventions=dict(D.CONVENTIONS))
 
-    async def judge(self, pred: Prediction, ctx: RunContext) -> list[Score]:
-        ref = pred.reference
-        cat = int(ref["category"])
-        if ctx.judge != "llm" or cat not in self.judge_categories or ref["answer"] is None:
-            return []
-        strata = {"category": str(cat)}
-        out: list[Score] = []
-        answers = {"llm_judge": pred.output} if pred.error is None else {"llm_judge": None}
-        if self.leniency:
-            answers["judge_leniency"] = prompts.VAGUE[cat]  # a lenient judge calls this CORRECT
-        for metric, answer in answers.items():
-            if answer is None:
-                out.append(Score(sample_id=pred.sample_id, cluster=pred.cluster, metric=metric,
-                                 value=None, strata=strata, detail={"reason": "no prediction"}))
-                continue
-            labels = [await self._judge_once(ref["question"], ref["answer"], answer, ctx,
-                                             f"{pred.sample_id}/{metric}/run{r}")
-                      for r in range(self.judge_runs)]
-            valid = [lab for lab in labels if lab is not None]
-            value = sum(lab == "CORRECT" for lab in valid) / len(valid) if valid else None
-            out.append(Score(sample_id=pred.sample_id, cluster=pred.cluster, metric=metric,
-                             value=value, strata=strata,
-                             detail={"labels": labels, "judge": ctx.llm.identity}))
-            if ctx.audit is not None:
-                ctx.audit.emit("judge.verdict", "judge", {"sample_id": pred.sample_id,
-                               "metric": metric, "labels": labels, "judge": ctx.llm.identity})
-        return out
-
-    async def _judge_once(self, question: str, gold: str, answer: str, ctx: RunContext,
-                          scope: str) -> str | None:
-        msgs = prompts.judge_messages(question, gold, answer)
-        for attempt in range(3):
-            res = await ctx.llm.chat(msgs, caller="judge", schema=prompts.JUDGE_SCHEMA,
-                                     max_tokens=24, cache_scope=scope, attempt=attempt,
-                                     temperature=0.0 if attempt == 0 else 0.5)
-            label = (res.json or {}).get("label") if isinstance(res.json, dict) else None
-            if label in ("CORRECT", "WRONG"):
-                return label
-        return None  # invalid verdict: counted in "(all)" as wrong, excluded in "(valid)"
-
-    def aggregate(self, scores: Iterable[Score], predictions: Any = None) -> dict[str, Any]:
-        metrics = aggregate_scores(scores, strata_key="category")
-        for per in metrics.values():
-            for key, block in per.get("by_category", {}).items():
-                block["name"] = category_name(int(key), "data")
-                block["name_mem0"] = category_name(int(key), "mem0")
-        return {"metrics": metrics, "category_convention": "data (official LoCoMo numbering)",
-                "clusters": self.cluster_name}
+    def legacy_verdicts(self, scores: Iterable[Score]) -> list[Verdict]:
+        return J.legacy_verdicts(scores)
 
 
 def _perspective(session: Session, speaker: str | None) -> Session:

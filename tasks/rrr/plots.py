@@ -7,6 +7,8 @@ from typing import Any
 
 import matplotlib
 
+from memeval.contracts import MetricEntry
+
 matplotlib.use("Agg")  # files only: no display on servers and in tests
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -14,17 +16,18 @@ SERIES = {"recognition": "recognition ({kind} foils)", "recall_exact": "recall e
           "recall_rouge_l": "recall ROUGE-L ({kind})"}
 
 
-def _series(metrics: dict[str, Any], phase: str) -> dict[str, list[tuple[int, float, Any]]]:
+def _series(metrics: dict[str, MetricEntry], phase: str
+            ) -> dict[str, list[tuple[int, float, Any]]]:
     """label -> [(x, mean, ci)] for checkpoints of one phase ("E" or "R")."""
     out: dict[str, list[tuple[int, float, Any]]] = {}
     for metric, label in SERIES.items():
-        for cell, block in metrics.get(metric, {}).get("by_cell", {}).items():
+        entry = metrics.get(metric)
+        for cell, block in (entry.strata.get("cell", {}) if entry else {}).items():
             kind, _, cp = cell.partition("@")
-            if cp[:1] != phase or block["all"]["mean"] is None:
+            if cp[:1] != phase or block.all.mean is None:
                 continue
-            a = block["all"]
-            ci = a.get("ci_boot") if a.get("method", "").endswith("/bootstrap") else a.get("ci_t")
-            out.setdefault(label.format(kind=kind), []).append((int(cp[1:]), a["mean"], ci))
+            out.setdefault(label.format(kind=kind), []).append(
+                (int(cp[1:]), block.all.mean, block.all.ci))
     return {k: sorted(v) for k, v in sorted(out.items())}
 
 
@@ -47,7 +50,7 @@ def _panel(ax: Any, series: dict[str, list[tuple[int, float, Any]]], xlabel: str
     ax.legend(fontsize=7, loc="best")
 
 
-def plot_rrr(metrics: dict[str, Any], out_dir: Path) -> list[Path]:
+def plot_rrr(metrics: dict[str, MetricEntry], out_dir: Path) -> list[Path]:
     """rrr_exposures.png and rrr_retention.png: recognition (left) and recall (right)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []

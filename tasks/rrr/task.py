@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from memeval.adapters.lm.base import TrainConfig
-from memeval.aggregate import aggregate_scores
-from memeval.protocols import TrainedModelTask
+from memeval.aggregate import summarize_metrics
+from memeval.contracts import Aggregate, MetricSpec, OptionSpec, TrainConfig
 from memeval.errors import UserError
 from memeval.metrics.text import rouge_l
-from memeval.records import Prediction, Sample, Score
+from memeval.records import Prediction, Sample, Score, Verdict
+from memeval.taskbase import TrainedModelTask
 from memeval.tasks.rrr import data
 from memeval.tasks.rrr.probe import Probe, probe
 
@@ -45,11 +45,47 @@ def _ints(spec: Any, what: str, lowest: int = 1) -> list[int]:
     return out
 
 
+_CELL = {"strata": ("cell",), "overall": False}  # a mean over checkpoints answers no question
+METRICS = (
+    MetricSpec(name="recognition", **_CELL,
+               description="2AFC: the studied sentence is more probable than its foil"),
+    MetricSpec(name="recall_exact", **_CELL,
+               description="greedy continuation of the first half equals the second half"),
+    MetricSpec(name="recall_rouge_l", **_CELL,
+               description="ROUGE-L of the continuation against the second half"),
+    MetricSpec(name="rouge_faithful", **_CELL,
+               description="ROUGE-L of prompt + continuation against the whole sentence"),
+)
+OPTIONS = (
+    OptionSpec(name="n", type="int", default=100, help="studied LoCoMo sentences"),
+    OptionSpec(name="n_unstructured", type="int", help="unstructured studied items (default n)"),
+    OptionSpec(name="kinds", default=",".join(data.KINDS), help="foil kinds, e.g. "
+               + ";".join(data.KINDS)),
+    OptionSpec(name="exposures", default="1,3", help="probe after these epochs (0: unstudied)"),
+    OptionSpec(name="lr", type="float", default=1e-4, help="study learning rate"),
+    OptionSpec(name="batch_size", type="int", default=4, help="study batch size"),
+    OptionSpec(name="max_tokens", type="int", default=128, help="items cut to this many tokens"),
+    OptionSpec(name="retention_steps", default="1,2,5,10",
+               help="probe after these steps on unrelated text ('paper': the paper's grid)"),
+    OptionSpec(name="retention_lr", type="float", default=1e-5),
+    OptionSpec(name="retention_batch", type="int", default=16),
+    OptionSpec(name="eval_batch", type="int", default=16),
+    OptionSpec(name="data_path", flag="--data",
+               help="LoCoMo-format file the sentences come from (default: the bundled copy)"),
+    OptionSpec(name="plots_dir", help="where plots go (default: <run folder>/plots)"),
+)
+
+
 class RRRTask(TrainedModelTask):
     name: ClassVar[str] = "rrr"
     version: ClassVar[str] = "1.0"
-    needs_llm: ClassVar[bool] = False
+    summary: ClassVar[str] = "recognition / recall / retention of studied sentences in model weights"
     cluster_name: ClassVar[str] = "studied item"
+    options: ClassVar[tuple[OptionSpec, ...]] = OPTIONS
+    metrics: ClassVar[tuple[MetricSpec, ...]] = METRICS
+    smoke: ClassVar[dict[str, Any]] = {
+        "options": {"n": 4, "n_unstructured": 1, "exposures": "1", "retention_steps": "1"},
+        "system": "gpt2-tiny:size=1x16"}
 
     def __init__(self, limit: int | None = None, seed: int = 0, n: int = 100,
                  n_unstructured: int | None = None, kinds: str = ",".join(data.KINDS),
@@ -75,7 +111,6 @@ class RRRTask(TrainedModelTask):
         self.study = data.build(self.n, self.n_unstructured, self.kinds, self.seed,
                                 path=data_path)
         self.data_path = data_path
-        self._run_dir: Path | None = None
 
     def checkpoints(self) -> list[str]:
         return [f"E{e}" for e in self.exposures] + [f"R{s}" for s in self.retention_steps]
@@ -105,7 +140,6 @@ class RRRTask(TrainedModelTask):
     # ---- protocol ----
     async def run_group(self, system: Any, group: str, samples: list[Sample],
                         ctx: Any) -> AsyncIterator[Prediction]:
-        self._run_dir = getattr(ctx, "run_dir", None)  # plots go there (aggregate)
         wanted: dict[str, list[Sample]] = {}
         for s in samples:
             wanted.setdefault(s.input["checkpoint"], []).append(s)
@@ -169,7 +203,7 @@ class RRRTask(TrainedModelTask):
         return out
 
     # ---- scoring ----
-    def score(self, pred: Prediction) -> list[Score]:
+    def score(self, pred: Prediction, verdicts: Sequence[Verdict] = ()) -> list[Score]:
         ref, m = pred.reference, pred.meta
         cell = f"{ref['kind']}@{m.get('checkpoint', pred.sample_id.split('/')[0])}"
         strata = {"cell": cell}
@@ -192,17 +226,15 @@ class RRRTask(TrainedModelTask):
                 mk("recall_rouge_l", rouge_l(pred.output or "", m["reference_continuation"])),
                 mk("rouge_faithful", rouge_l(m["full_output"], m["reference_text"]))]
 
-    def aggregate(self, scores: Iterable[Score], predictions: Any = None,
-                  run_dir: str | Path | None = None) -> dict[str, Any]:
-        metrics = aggregate_scores(scores, strata_key="cell")
-        for entry in metrics.values():
-            entry.pop("overall", None)  # a mean over checkpoints answers no question
-        out: dict[str, Any] = {"metrics": metrics, "clusters": self.cluster_name,
-                               "checkpoints": self.checkpoints(),
-                               "cells": "<kind>@<checkpoint>; E<n>: after n exposures, "
-                                        "R<s>: after s retention steps"}
+    def aggregate(self, scores: Sequence[Score], predictions: Sequence[Prediction],
+                  run_dir: Path | None) -> Aggregate:
+        metrics = summarize_metrics(self.metric_specs(), scores)
         plots_dir = self.resolve_plots_dir(run_dir)
+        plots = []
         if plots_dir is not None and metrics:
             from memeval.tasks.rrr.plots import plot_rrr
-            out["plots"] = [str(p) for p in plot_rrr(metrics, plots_dir)]
-        return out
+            plots = plot_rrr(metrics, plots_dir)
+        return Aggregate(metrics=metrics, plots=plots, notes=[
+            f"checkpoints: {', '.join(self.checkpoints())}; cells are <kind>@<checkpoint>: E<n> "
+            "after n exposures, R<s> after s retention steps"],
+            details={"checkpoints": self.checkpoints()})

@@ -1,4 +1,5 @@
-"""What a task's protocol gets from the runner: the LLM, the audit log, limits, and helpers."""
+"""What a task's protocol gets from the runner (memeval.contracts.TaskContext): the LLM, the audit
+log, limits, and helpers."""
 
 from __future__ import annotations
 
@@ -82,17 +83,3 @@ class RunContext:
                     self.earlier_memory_events[key] -= 1
                     payload["replayed"] = True
                 self.audit.emit(kind, actor, payload)
-
-
-async def fit_to_window(llm: Any, lines: list[str], budget_tokens: int) -> tuple[list[str], int, int]:
-    """Keep the newest lines that fit `budget_tokens`; returns (kept, dropped, tokens_used)."""
-    kept: list[str] = []
-    used = 0
-    for line in reversed(lines):
-        n = await llm.count_tokens(line) + 1  # +1 for the newline
-        if used + n > budget_tokens:
-            break
-        kept.append(line)
-        used += n
-    kept.reverse()
-    return kept, len(lines) - len(kept), used

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from memeval.audit import verify, verify_run
+from memeval.commands.common import IO
 
 
 def register(sub: Any) -> None:
@@ -19,9 +20,8 @@ def register(sub: Any) -> None:
     v.set_defaults(func=cmd_verify)
 
 
-def cmd_verify(args: argparse.Namespace) -> int:
-    from memeval.cli import console, err
-
+def cmd_verify(args: argparse.Namespace, io: IO) -> int:
+    console, err = io.out, io.err
     target: Path = args.target
     if target.is_dir():
         res, what = verify_run(target), f"{target / 'audit.jsonl'} (checked against manifest)"

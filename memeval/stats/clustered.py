@@ -3,8 +3,8 @@
 Items are nested in clusters (users, conversations), so uncertainty is clustered: Liang-Zeger
 standard errors with the C/(C-1) correction, Student-t CIs on C-1 df, and cluster-bootstrap
 percentile CIs that resample whole clusters. Paired tests, effect sizes, p-value correction and
-judge agreement live in `memeval.stats_tests` and are re-exported here, so callers can import
-everything from `memeval.stats`.
+judge agreement live in `memeval.stats.paired` and `memeval.stats.agreement`; the package
+`memeval.stats` re-exports all three.
 
 `clusters` is one label per item (str or int; anything numpy can sort), or None for independent
 items. Bootstraps use a seeded `np.random.default_rng(seed)` and are vectorised over resamples:
@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 from scipy import stats as _sps
+
+from memeval.numbers import finite_or_none, json_safe
 
 ArrayLike = Sequence[Any] | np.ndarray
 Stat = Callable[[Mapping[str, np.ndarray]], np.ndarray]
@@ -53,23 +55,11 @@ class Summary:
         return self.ci_boot if self.method.endswith("/bootstrap") else self.ci_t
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: _json_safe(v) for k, v in asdict(self).items()}
-
-
-def _json_safe(v: Any) -> Any:
-    if isinstance(v, (tuple, list)):
-        return [_json_safe(x) for x in v]
-    if isinstance(v, (bool, np.bool_)):
-        return bool(v)
-    if isinstance(v, (int, np.integer)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        return float(v) if math.isfinite(v) else None  # JSON has no NaN/inf
-    return v
+        return {k: json_safe(v) for k, v in asdict(self).items()}
 
 
 def _opt(x: float) -> float | None:
-    return float(x) if x is not None and math.isfinite(x) else None
+    return finite_or_none(x)
 
 
 def _check_level(level: float) -> None:
@@ -313,24 +303,3 @@ def summarize_ratio(num: ArrayLike, den: ArrayLike, clusters: ArrayLike | None, 
         boot = (se, bci)
     return _finish("ratio", invalid, len(x), c, int((bad_x | bad_w).sum()), point, se, boot,
                    level, seed, True)
-
-
-# Paired tests and agreement: imported lazily (PEP 562) because stats_tests imports this module.
-_PAIRED = ("paired_bootstrap_diff", "mcnemar_exact", "cluster_signflip_test", "wilcoxon_paired",
-           "cohens_d_paired", "cliffs_delta", "minimum_detectable_effect", "correct_pvalues",
-           "cohens_kappa", "krippendorff_alpha", "agreement_ci")
-
-__all__ = ["Summary", "cluster_bootstrap", "cluster_codes", "clustered_se", "clustered_ratio_se",
-           "design_effect", "summarize", "summarize_ratio", *_PAIRED]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _PAIRED:
-        from memeval import stats_tests
-
-        return getattr(stats_tests, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_PAIRED))

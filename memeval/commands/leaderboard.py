@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from memeval.commands.common import IO
 from memeval.errors import UserError
 
 ENV = "MEMEVAL_LEADERBOARD_RUNS"  # read by memeval/leaderboard/app.py as well as its argv
@@ -47,7 +48,7 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_leaderboard)
 
 
-def cmd_leaderboard(args: argparse.Namespace) -> int:
+def cmd_leaderboard(args: argparse.Namespace, io: IO) -> int:
     runs_dir = args.runs_dir or Path(os.environ.get("MEMEVAL_RUNS", "runs"))
     if not runs_dir.is_dir():
         raise UserError(f"runs folder {runs_dir} does not exist or is not a directory "
@@ -58,7 +59,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         raise UserError("streamlit is not installed: pip install 'streamlit>=1.40,<2'")
     root = runs_dir.resolve()
     cmd = streamlit_command(root, args.port, args.address)
-    print(f"memeval leaderboard: http://{args.address}:{args.port} over {root} (read-only); "
-          "Ctrl-C stops it", flush=True)
+    io.out.print(f"memeval leaderboard: http://{args.address}:{args.port} over {root} "
+                 "(read-only); Ctrl-C stops it", highlight=False, soft_wrap=True)
+    io.out.file.flush()
     os.execve(sys.executable, cmd, {**os.environ, ENV: str(root)})
     return 0  # not reached

@@ -1,0 +1,129 @@
+"""`memeval run`: a suite or a task against one or more systems, resumable.
+
+Task options come as `--task NAME:key=value`, from the suite file, or as flags a task declares
+(`OptionSpec.flag`, e.g. HaluMem's `--limit-sessions`): those are parsed once the tasks of the
+command are known, so the engine knows no task's flags."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from memeval import registry
+from memeval import suite as suites
+from memeval.commands.common import IO, llm_args, llm_options
+from memeval.errors import UserError, nearest
+from memeval.llm_open import open_llm
+
+
+def register(sub: Any) -> None:
+    r = sub.add_parser("run", help="run a suite or a task against one or more systems "
+                                   "(resumes an interrupted run of the same command)",
+                       epilog="Task flags (e.g. --data, --limit-sessions) are declared by the "
+                              "tasks: `memeval ls tasks -v` lists them.")
+    src = r.add_mutually_exclusive_group(required=True)
+    src.add_argument("--suite", help="suite name (see `memeval ls`) or a suite YAML file")
+    src.add_argument("--task", help="task name, with options: locomo:k=20")
+    r.add_argument("--system", action="append", help="system, with options: rag-bm25:k=20 "
+                   "(repeatable; overrides the suite's systems)")
+    r.add_argument("--limit", type=int, help="first N samples only (in data order)")
+    r.add_argument("--seed", type=int, action="append", help="seed (repeatable; default 0)")
+    r.add_argument("--judge", help="judge kind the task offers (llm; exact for HaluMem's "
+                   "text-match check), or none (default: the suite's)")
+    llm_args(r)
+    r.add_argument("--out", type=Path, help="run folder (one job) or parent folder (several "
+                   "jobs); default runs/<task>__<system>__s<seed>[__n<limit>]")
+    r.add_argument("--concurrency", type=int, help="parallel conversations/requests (default 1 "
+                   "for the embedded server, which serves one request at a time; 8 otherwise)")
+    r.set_defaults(func=cmd_run, takes_extra=True)
+
+
+def task_flags(tasks: list[str], extra: list[str]) -> dict[str, dict[str, Any]]:
+    """Options per task from the flags its class declares; an unknown flag is an error naming
+    the nearest declared one."""
+    declared: dict[str, list[tuple[str, str]]] = {}
+    for t in tasks:
+        for o in registry.resolve("task", t).options:
+            if o.flag:
+                declared.setdefault(o.flag, []).append((t, o.name))
+    p = argparse.ArgumentParser(prog="memeval run", add_help=False)
+    for flag in declared:
+        p.add_argument(flag, dest=flag)
+    ns, rest = p.parse_known_args(extra)
+    if rest:
+        bad = next((x for x in rest if x.startswith("-")), rest[0])
+        hint = nearest(bad.split("=")[0], [*declared, "--limit", "--system", "--seed",
+                                           "--judge", "--out", "--llm"])
+        raise UserError(f"unknown argument {bad!r} for the task(s) {', '.join(tasks)}"
+                        + (f"; did you mean {', '.join(hint)}?" if hint else "")
+                        + (f" (their flags: {', '.join(sorted(declared))})" if declared else ""))
+    out: dict[str, dict[str, Any]] = {t: {} for t in tasks}
+    for flag, users in declared.items():
+        value = getattr(ns, flag)
+        if value is not None:
+            for t, name in users:
+                out[t][name] = value
+    return out
+
+
+def jobs_of(args: argparse.Namespace) -> list[Any]:
+    from memeval.runner import JobSpec
+
+    if args.suite:
+        suite = suites.load(args.suite)
+    else:
+        name, opts = registry.parse_spec(args.task)
+        suite = suites.Suite(name="", description="", tasks=[suites.SuiteTask(name, opts)],
+                             systems=[], seeds=[0])
+    systems = args.system or suite.systems
+    if not systems:
+        raise UserError("no system given: pass --system NAME (see `memeval ls systems`)")
+    judge = (None if args.judge == "none" else args.judge) if args.judge else suite.judge
+    flags = task_flags(list(dict.fromkeys(t.task for t in suite.tasks)), args.extra)
+    jobs = []
+    for t in suite.tasks:
+        cls = registry.resolve("task", t.task)
+        if judge is not None and judge not in cls.judges:
+            raise UserError(f"task {t.task!r} has no judge {judge!r}; "
+                            + (f"its judges: {', '.join(cls.judges)}" if cls.judges else
+                               "it scores without a judge (drop --judge)"))
+        for sys_spec in systems:
+            sname, sopts = registry.parse_spec(sys_spec)
+            for seed in args.seed or suite.seeds:
+                jobs.append(JobSpec(task=t.task, system=sname,
+                                    task_options={**t.options, **flags[t.task]},
+                                    system_options=sopts, seed=seed,
+                                    limit=args.limit if args.limit is not None else t.limit,
+                                    judge=judge, suite=suite.name or None))
+    return jobs
+
+
+def cmd_run(args: argparse.Namespace, io: IO) -> int:
+    from memeval.runner import Runner, check_pairing, task_options
+    from memeval.show import print_results
+
+    jobs = jobs_of(args)
+    root = Path(os.environ.get("MEMEVAL_RUNS", "runs"))
+    outs = [args.out if (args.out and len(jobs) == 1) else j.default_out(args.out or root)
+            for j in jobs]
+    needs_llm = False
+    for j in jobs:  # validate every name and pairing before starting anything slow
+        cls = registry.resolve("task", j.task)
+        task_options(cls, j.task_options)
+        check_pairing(cls, j)
+        needs_llm |= bool(cls.needs_llm)
+    with ExitStack() as stack:
+        # Packs that train and probe models themselves (needs_llm = False) start no server.
+        llm = (open_llm(llm_options(args), stack, log_dir=outs[0].parent, notify=io.err.print)
+               if needs_llm or args.llm else None)
+        runner = Runner(llm, io.err)
+        for job, out in zip(jobs, outs):
+            job.concurrency = args.concurrency or (llm.max_connections if llm else 1)
+            io.err.print(f"[bold]{job.task}[/] x [bold]{job.system}[/] seed {job.seed} -> {out}")
+            folder = runner.run(job, out, ["memeval", *sys.argv[1:]])
+            print_results(io.out, folder)
+    return 0

@@ -1,0 +1,23 @@
+"""Every contract between the engine, task packs and systems, in one place.
+
+- tasks: `Task`, `TaskContext`, `OptionSpec`, `Aggregate`
+- metrics: `MetricSpec` (direction, unit, estimator, strata, family, pairable)
+- results: the typed results file `Results` -> `MetricEntry` -> `Block` -> `Estimate`
+- systems: `MemorySystem`, `Capabilities`, `SystemContext`, `LanguageModel`, `ContinualLearner`
+- training: `Trainable`, `TrainConfig`, `TokenizerLike`
+
+Persisted records (Sample, Prediction, Verdict, Score, ...) are in `memeval.records`.
+"""
+
+from memeval.contracts.metrics import Estimator, Family, MetricSpec
+from memeval.contracts.results import (RESULTS_FORMAT, Block, CardRow, Estimate, MetricEntry,
+                                       Results)
+from memeval.contracts.systems import (Capabilities, ContinualLearner, LanguageModel,
+                                       MemorySystem, SystemContext, SystemKind)
+from memeval.contracts.tasks import Aggregate, OptionSpec, Task, TaskContext
+from memeval.contracts.training import TokenizerLike, TrainConfig, Trainable
+
+__all__ = ["Aggregate", "Block", "Capabilities", "CardRow", "ContinualLearner", "Estimate",
+           "Estimator", "Family", "LanguageModel", "MemorySystem", "MetricEntry", "MetricSpec",
+           "OptionSpec", "RESULTS_FORMAT", "Results", "SystemContext", "SystemKind", "Task",
+           "TaskContext", "TokenizerLike", "TrainConfig", "Trainable"]

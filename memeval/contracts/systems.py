@@ -1,0 +1,97 @@
+"""The system protocols: memory systems, language models (lm-eval's three `LM` methods) and
+continual learners. Adapters subclass nothing; they match one of these and declare `kind`.
+
+What a harness may do with a system is declared (`capabilities`), never probed by name."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+
+from memeval.records import Memory, Session
+
+SystemKind = Literal["memory", "trainable", "language-model", "continual-learner"]
+
+
+@dataclass
+class SystemContext:
+    """Handed to a system's constructor by the runner."""
+
+    storage_dir: Path  # private, per run and system: isolate stores here
+    llm: Any = None  # memeval.llm.LLMClient; systems that call an LLM go through it
+    seed: int = 0
+    caller: str = "system"  # ledger name for the system's own LLM calls
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a memory system offers the harness.
+
+    ingest: how a two-speaker conversation goes in: "joint" (one namespace) or "per-speaker"
+      (once per speaker's perspective, own turns as user; Mem0's and MemOS's harnesses).
+    full_context: `search` returns the whole history in order, and the harness fits it to the
+      answer model's window (newest kept) instead of taking top-k; `window_tokens` caps it.
+    accepts_gold: the system reads gold memories from `Session.meta["gold_memories"]` (a
+      ceiling such as `oracle`); only such systems are handed them.
+    """
+
+    ingest: Literal["joint", "per-speaker"] = "joint"
+    full_context: bool = False
+    window_tokens: int | None = None
+    accepts_gold: bool = False
+
+
+@runtime_checkable
+class MemorySystem(Protocol):
+    """An external/agent memory. The harness writes answers itself, so systems compare on memory.
+
+    Methods are synchronous (most memory libraries are); the runner calls them in threads.
+    `add` returns what this call created or changed, as the system itself reports it."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    kind: ClassVar[SystemKind]
+    capabilities: Capabilities
+
+    def reset(self, ns: str) -> None: ...
+    def add(self, ns: str, session: Session) -> list[Memory]: ...
+    def search(self, ns: str, query: str, k: int) -> list[Memory]: ...
+    def close(self) -> None: ...
+    def info(self) -> dict[str, Any]: ...  # options, library versions, internal-failure counts
+
+
+@runtime_checkable
+class LanguageModel(Protocol):
+    """lm-eval's `LM` interface, on plain tuples (an adapter unpacks lm-eval `Instance.args`).
+
+    loglikelihood: (context, continuation) -> (log P(continuation | context), is_greedy);
+    loglikelihood_rolling: (text,) -> log P(text), the whole text scored in windows;
+    generate_until: (context, {"until": [...], "max_gen_toks": n, ...}) -> generated text."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    kind: ClassVar[SystemKind]
+
+    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[tuple[float, bool]]: ...
+    def loglikelihood_rolling(self, requests: Sequence[tuple[str]]) -> list[float]: ...
+    def generate_until(self, requests: Sequence[tuple[str, dict[str, Any]]]) -> list[str]: ...
+    def info(self) -> dict[str, Any]: ...
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class ContinualLearner(Protocol):
+    """A class-incremental learner under a memory budget (cil_budget.md): `memory_bytes` counts
+    every stored parameter (4 bytes each, saved and expanded blocks included) and exemplar."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    kind: ClassVar[SystemKind]
+
+    def learn(self, experience: Any) -> None: ...
+    def predict(self, x: Any) -> Any: ...
+    def memory_bytes(self) -> int: ...
+    def info(self) -> dict[str, Any]: ...
+    def close(self) -> None: ...

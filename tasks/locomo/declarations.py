@@ -1,0 +1,53 @@
+"""What the LoCoMo pack declares to the engine: options, metrics, evaluation-card rows, data
+defects (spec: locomo.md)."""
+
+from __future__ import annotations
+
+from memeval.contracts import CardRow, MetricSpec, OptionSpec
+
+LICENSE = "CC BY-NC 4.0"
+CONVENTIONS = {"data": "data (official LoCoMo numbering)", "mem0": "Mem0 paper labels"}
+
+OPTIONS = (
+    OptionSpec(name="data", help="locomo10.json-format file (default: the bundled copy)",
+               flag="--data"),
+    OptionSpec(name="k", type="int", default=10, help="memories retrieved per speaker namespace"),
+    OptionSpec(name="categories", help="categories to ask, e.g. 1;2;3;4 (default all five)"),
+    OptionSpec(name="judge_categories", default="1,2,3,4",
+               help="categories the LLM judge scores (J is defined on 1-4)"),
+    OptionSpec(name="judge_runs", type="int", default=1,
+               help="judge runs per answer (agreement is reported when > 1)"),
+    OptionSpec(name="leniency", type="bool", default=False,
+               help="also judge deliberately vague wrong answers (judge_leniency)"),
+    OptionSpec(name="answer_max_tokens", type="int", default=32,
+               help="answer length budget of the harness's answer model"),
+)
+
+_BY_CATEGORY = ("category",)
+METRICS = (
+    MetricSpec(name="f1_official", strata=_BY_CATEGORY,
+               description="the official per-question score (token F1; category 5: refusal)"),
+    MetricSpec(name="f1_set", strata=_BY_CATEGORY,
+               description="set-based token F1 without stemming (A-Mem/Mem0 harnesses)"),
+    MetricSpec(name="bleu1", strata=_BY_CATEGORY, description="BLEU-1 with smoothing (NLTK)"),
+    MetricSpec(name="llm_judge", strata=_BY_CATEGORY, judged=True,
+               description="J: share of answers an LLM judge labels CORRECT"),
+    MetricSpec(name="judge_leniency", strata=_BY_CATEGORY, judged=True, family="judge",
+               higher_is_better=False, pairable=False,
+               description="share of deliberately vague wrong answers the judge accepted "
+                           "(a property of the judge, the same for every system)"),
+)
+
+CARD = (
+    CardRow(field="refusal", metric="f1_official", stratum={"category": "5"},
+            note="LoCoMo category 5 (adversarial): share of answers that refuse "
+                 "('not mentioned'), official scorer"),
+    CardRow(field="timeliness", metric="f1_official", stratum={"category": "2"},
+            note="proxy only: LoCoMo category 2 (temporal reasoning); freshness and "
+                 "outdated-answer rates are not measured by this pack"),
+)
+
+KNOWN_DEFECTS = ("an independent audit reports ~99 of the 1,540 category 1-4 gold answers are "
+                 "wrong; 444 of 446 category-5 items have no gold answer; six malformed evidence "
+                 "strings and one missing evidence id (D30:05); conv-26 has session dates "
+                 "without turns (data_cards/locomo.md)")

@@ -13,6 +13,7 @@ import streamlit as st
 from memeval.errors import UserError
 from memeval.leaderboard import data, plots
 from memeval.leaderboard.ranking import rank_runs
+from memeval.settings_view import three_setting_view
 from memeval.leaderboard.ui import show_table, slug
 
 
@@ -60,10 +61,39 @@ def render_group(suite: str, task: str, members: list[data.RunSummary], families
     wide.insert(1, "open", [system_link(r) for r in wide["run"]])
     show_table(wide, f"leaderboard-{key}", f"wide:{key}", column_config={
         "open": st.column_config.LinkColumn("open", display_text="system page")})
-    st.caption("\n".join(f"- {n}" for n in notes))
+    shared = [n for n in members[0].results.notes if all(n in m.results.notes for m in members)]
+    st.caption("\n".join(f"- {n}" for n in shared + notes))  # e.g. LoCoMo's gold ceiling
+    render_settings(members, key)
     with st.expander("every metric and stratum (long table)"):
         show_table(long, f"leaderboard-long-{key}", f"long:{key}")
     render_plots(long, key)
+
+
+def render_settings(members: list[data.RunSummary], key: str) -> None:
+    """The three-setting view when the table holds runs of two or more settings."""
+    if len({r.setting for r in members}) < 2:
+        return
+    try:
+        loaded = [data.CACHE.loaded(r.path) for r in members]
+        for r, lr in zip(members, loaded):
+            lr.label = r.label
+        rows = data.CACHE.memo(("settings", tuple((str(r.path), r.fingerprint) for r in members)),
+                               lambda: three_setting_view(loaded))
+    except UserError as e:
+        st.caption(f"no three-setting view: {e}")
+        return
+    st.subheader("Three-setting view (cross-setting, never ranked across settings)")
+    show_table(pd.DataFrame([{"metric": r.metric, "setting": r.setting, "best run": r.run,
+                              "mean": data.pct(r.mean),
+                              "95% CI": "-" if not r.ci else
+                              f"[{data.pct(r.ci[0])}, {data.pct(r.ci[1])}]",
+                              "online minus this": data.pct(r.diff),
+                              "95% CI of the difference": "-" if not r.diff_ci else
+                              f"[{data.pct(r.diff_ci[0])}, {data.pct(r.diff_ci[1])}]"}
+                             for r in rows]), f"settings-{key}", f"settings:{key}")
+    st.caption("best run of each setting on each metric; the difference is paired on the same "
+               "items (cluster bootstrap): what memory adds over parametric knowledge and over "
+               "reading everything")
 
 
 def render_plots(long: pd.DataFrame, key: str) -> None:

@@ -1,9 +1,9 @@
 """The rank column: `memeval compare`'s paired tests, corrected across all pairs and metrics of
 the runs shown together; a rank is shared ('=') where the corrected tests do not separate runs.
 
-Runs are ranked together only when compare would pair them (same task version, data, setting
-and judge); any other run gets no rank and a note saying why, instead of a number that would
-compare unlike things."""
+Runs are ranked together only when compare would pair them (same task version, data and judge)
+and only within one setting (governance.md); any other run gets no rank and a note saying why,
+instead of a number that would compare unlike things."""
 
 from __future__ import annotations
 
@@ -30,16 +30,15 @@ class GroupRanking:
 
 
 def pairing_key(r: RunSummary) -> tuple[Any, ...]:
-    """What `memeval compare` requires to be equal for a paired test."""
+    """What `memeval compare` requires to be equal for a paired test (the setting is not:
+    compare pairs across settings, and ranks within each)."""
     t = r.manifest.task
-    return (r.task, str(t.get("version")), (t.get("data") or {}).get("sha256"), r.setting,
-            r.judge)
+    return (r.task, str(t.get("version")), (t.get("data") or {}).get("sha256"), r.judge)
 
 
 def describe_key(key: tuple[Any, ...]) -> str:
-    task, version, sha, setting, judge = key
-    return (f"task {task} v{version}, data {str(sha)[:12] if sha else '?'}, setting {setting}, "
-            f"judge {judge}")
+    task, version, sha, judge = key
+    return f"task {task} v{version}, data {str(sha)[:12] if sha else '?'}, judge {judge}"
 
 
 def compare_group(runs: list[RunSummary], correction: str, n_resamples: int,
@@ -66,7 +65,7 @@ def rank_runs(runs: list[RunSummary], correction: str = "holm",
             why = ("the only run shown" if len(runs) == 1 else
                    f"no other run shown with the same {describe_key(key)}")
             out.notes.append(f"{members[0].label}: not ranked ({why}; paired tests need the same "
-                             "task version, data, setting and judge)")
+                             "task version, data and judge)")
             continue
         try:
             rep = compare_group(members, correction, n_resamples, cache)
@@ -80,9 +79,16 @@ def rank_runs(runs: list[RunSummary], correction: str = "holm",
         out.reports.append(rep)
         by_path = {str(r.path): r.name for r in members}
         label_to_name = {info.label: by_path.get(info.path, info.path) for info in rep.runs}
+        per_setting = {r.setting: sum(m.setting == r.setting for m in members) for r in members}
+        for m in members:
+            if per_setting[m.setting] < 2:
+                out.notes.append(f"{m.label}: not ranked (the only run of setting {m.setting} "
+                                 "shown; runs are never ranked across settings)")
         for metric, entries in rep.rankings.items():
             for e in entries:
-                out.ranks[(label_to_name[e.run], metric)] = f"{e.rank}{'=' if e.shared else ''}"
+                if per_setting.get(e.setting, 0) >= 2:
+                    out.ranks[(label_to_name[e.run], metric)] = \
+                        f"{e.rank}{'=' if e.shared else ''}"
         if len(parts) > 1:
             out.notes.append(f"ranked together ({describe_key(key)}): "
                              + ", ".join(m.label for m in members))

@@ -15,7 +15,8 @@ from memeval.leaderboard import data
 from memeval.leaderboard.safety import PathRefused, relative_name, resolve_inside
 from memeval.leaderboard.ui import clean, show_section, show_table, slug
 
-SECTIONS = ("run", "card", "metrics-section", "plots", "failures-section", "cost-section")
+SECTIONS = ("run", "card", "metrics-section", "task-notes", "plots", "failures-section",
+            "cost-section")
 
 
 def pick_run(scan: data.Scan, param: str, label: str, key: str,

@@ -18,10 +18,11 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from memeval import __version__, stats
+from memeval.contracts import SETTINGS
 from memeval.errors import UserError, unknown_name
 from memeval.numbers import finite_or_none as _f
 from memeval.records import utcnow
-from memeval.runs import LoadedRun, check_comparable, load_runs, paired, restrict
+from memeval.runs import LoadedRun, check_comparable, cross_setting, load_runs, paired, restrict
 
 FEW_CLUSTERS = 5  # below this, cluster-level inference is unreliable
 ALPHA = 0.05
@@ -64,6 +65,7 @@ class PairResult(_Model):
 
 class RankEntry(_Model):
     run: str
+    setting: str  # ranks count within one setting only (governance.md)
     rank: int
     shared: bool  # another run has the same rank: the corrected tests do not separate them
     mean: float | None
@@ -91,6 +93,7 @@ class CompareReport(_Model):
     runs: list[RunInfo]
     metrics: list[str]
     higher_is_better: dict[str, bool]  # as the task declares each metric
+    cross_setting: bool = False  # runs of different settings: what memory adds (labelled)
     stratum: dict[str, str]
     estimator: str = ESTIMATOR_NOTE
     correction: str
@@ -145,25 +148,28 @@ def compare_pair(a: LoadedRun, b: LoadedRun, metric: str, *, n_boot: int, n_perm
 
 
 def rank(metric: str, runs: list[LoadedRun], pairs: list[PairResult]) -> list[RankEntry]:
-    """Rank = 1 + number of runs that beat this one significantly (corrected); runs the tests
-    do not separate can share a rank, and a shared rank is flagged."""
+    """Rank = 1 + number of runs of the same setting that beat this one significantly
+    (corrected); runs the tests do not separate can share a rank, and a shared rank is
+    flagged. Runs of different settings are never ranked against each other."""
     common = sorted(set.intersection(*(set(r.scores[metric]) for r in runs)))
     sign = 1.0 if runs[0].spec(metric).higher_is_better else -1.0
+    setting = {r.label: r.manifest.setting for r in runs}
     beaten_by = {r.label: 0 for r in runs}
     for p in pairs:
-        if p.metric == metric and p.significant and p.diff:
+        if p.metric == metric and p.significant and p.diff and setting[p.a] == setting[p.b]:
             beaten_by[p.b if sign * p.diff > 0 else p.a] += 1
     out = []
     for r in runs:
         by = r.scores[metric]
         s = stats.summarize([0.0 if by[i].value is None else by[i].value for i in common],
                             [by[i].cluster for i in common], invalid="all")
-        out.append(RankEntry(run=r.label, rank=1 + beaten_by[r.label], shared=False,
-                             mean=s.mean, ci=s.ci, n=s.n))
-    ranks = [e.rank for e in out]
+        out.append(RankEntry(run=r.label, setting=setting[r.label], rank=1 + beaten_by[r.label],
+                             shared=False, mean=s.mean, ci=s.ci, n=s.n))
     for e in out:
-        e.shared = ranks.count(e.rank) > 1
-    out.sort(key=lambda e: (e.rank, -sign * (e.mean if e.mean is not None else -math.inf)))
+        e.shared = sum(o.rank == e.rank and o.setting == e.setting for o in out) > 1
+    order = {st: i for i, st in enumerate(SETTINGS)}
+    out.sort(key=lambda e: (order.get(e.setting, 9), e.rank,
+                            -sign * (e.mean if e.mean is not None else -math.inf)))
     return out
 
 
@@ -195,6 +201,11 @@ def _notes(runs: list[LoadedRun], pairs: list[PairResult], correction: str,
                      f"sign-flip p cannot go below {2 / 2 ** few:.3g}; read them as rough")
     if any(p.n_only_a or p.n_only_b for p in pairs):
         notes.append("some items are scored in one run only; pairs use the common items")
+    if cross_setting(runs):
+        notes.append("cross-setting comparison (" + ", ".join(
+            f"{r.label}: {r.manifest.setting}" for r in runs) + "): the differences say what "
+            "retrieval or memory adds over parametric knowledge, or over reading everything; "
+            "ranks count within each setting only")
     opts = [r.manifest.task.get("options") or {} for r in runs]
     for key in sorted({k for o in opts for k in o}):
         vals = [o.get(key) for o in opts]
@@ -225,6 +236,7 @@ def compare_runs(paths: list[Path], metrics: list[str] | None = None, *,
         p.significant = p.p_corrected is not None and p.p_corrected < ALPHA
     return CompareReport(created=utcnow(), runs=[_run_info(r) for r in runs], metrics=chosen,
                          higher_is_better={m: runs[0].spec(m).higher_is_better for m in chosen},
+                         cross_setting=cross_setting(runs),
                          stratum=stratum or {}, correction=correction, alpha=ALPHA,
                          n_boot=n_boot, n_perm=n_perm, seed=seed, pairs=pairs,
                          rankings={m: rank(m, runs, pairs) for m in chosen},

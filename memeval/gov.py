@@ -230,7 +230,8 @@ def _snapshot(r: LoadedRun) -> Snapshot:
     m, f = r.manifest, r.folder
     return Snapshot(run_id=m.run_id, path=str(f.path.resolve()), system=str(m.system.get("name")),
                     system_version=str(m.system.get("version")),
-                    system_options=m.system.get("options") or {}, seed=m.seed,
+                    system_options=m.system.get("options") or {}, setting=m.setting,
+                    seed=m.seed,
                     config_sha256=m.config_sha256, manifest_sha256=sha256_file(f.manifest_path, missing=""),
                     scores_sha256=sha256_file(f.scores_path, missing=""),
                     audit_count=m.audit_tail.get("count"),
@@ -272,6 +273,8 @@ def gate(baseline: Path, candidate: Path, policy_spec: str | Path, *, operator: 
     changed = _changed(base, cand)
     desc = (f"{base.label} -> {cand.label}; config changes: "
             + (", ".join(f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in changed.items()) or "none"))
+    if base.manifest.setting != cand.manifest.setting:  # e.g. introducing a memory system
+        desc += (f"; cross-setting: {base.manifest.setting} -> {cand.manifest.setting}")
     data = cand.manifest.task.get("data") or {}
     cert = Certificate(
         decision=decision, failing=[r.rule for r in rules if r.status == "fail"],

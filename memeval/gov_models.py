@@ -121,6 +121,7 @@ class Snapshot(_Model):
     system: str
     system_version: str
     system_options: dict[str, Any]
+    setting: str = ""  # three-setting protocol (parametric-only / offline / online retrieval)
     seed: int
     config_sha256: str
     manifest_sha256: str

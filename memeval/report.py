@@ -14,6 +14,7 @@ from memeval.comparison import compare_runs
 from memeval.contracts import Results
 from memeval.report_render import KV, Image, Section, Table, errorbar_panels, to_html, to_markdown
 from memeval.runs import LoadedRun, load_run, paired
+from memeval.settings_view import three_setting_view
 from memeval.show import fmt, fmt_ci
 
 MAX_PLOTTED_METRICS = 6
@@ -89,7 +90,9 @@ def compare_section(run: LoadedRun, other_path: Path) -> Section:
             vals.append(res["diff"])
             cis.append(res["ci"])
         panels.append((f"{metric} by {key}", levels, vals, cis))
-    return Section(f"Comparison with {other.label} ({other_path})", [
+    label = (f" (cross-setting: {run.manifest.setting} vs {other.manifest.setting})"
+             if rep.cross_setting else "")
+    return Section(f"Comparison with {other.label} ({other_path}){label}", [
         f"Paired differences (this run minus {other.label}) on common items; "
         + "; ".join(rep.notes),
         Table(["metric", "runs", "n (clusters)", "this x100", "other x100", "diff x100",
@@ -97,6 +100,23 @@ def compare_section(run: LoadedRun, other_path: Path) -> Section:
                "Cliff", "MDE x100"], rows, id="compare"),
         Image(errorbar_panels(panels, "paired difference, 95% CI", zero_line=True),
               "paired differences with 95% CIs")], id="comparison")
+
+
+def settings_section(runs: list[LoadedRun]) -> Section | None:
+    rows = three_setting_view(runs)
+    if not rows:
+        return None
+    return Section("Three-setting view", [
+        "The same items answered parametric-only (closed book), with offline retrieval "
+        "(reading everything) and online retrieval (memory or RAG): per setting the best run "
+        "of those in this report, and the paired difference (cluster bootstrap, same items) "
+        "of the best online run over it. Cross-setting differences say what memory adds; "
+        "runs are never ranked across settings.",
+        Table(["metric", "setting", "best run", "mean x100 [95% CI]",
+               "online minus this x100 [95% CI]"],
+              [[r.metric, r.setting, r.run, f"{fmt(r.mean)} {fmt_ci(r.ci)}",
+                "-" if r.diff is None else f"{fmt(r.diff)} {fmt_ci(r.diff_ci)}"] for r in rows],
+              id="settings")], id="settings-section")
 
 
 def _run_section(run: LoadedRun) -> Section:
@@ -150,8 +170,8 @@ def _tail_sections(run: LoadedRun) -> list[Section]:
             ("known defects", run.results.known_defects or "none recorded")])], id="data")]
 
 
-def build(run_path: Path, compare: Path | None = None, convention: str | None = None
-          ) -> tuple[str, list[Section]]:
+def build(run_path: Path, compare: Path | list[Path] | None = None,
+          convention: str | None = None) -> tuple[str, list[Section]]:
     run = load_run(run_path)
     m, folder, results = run.manifest, run.folder, run.results
     reproduce = f"memeval reproduce {shlex.quote(str(folder.path))}"
@@ -168,14 +188,18 @@ def build(run_path: Path, compare: Path | None = None, convention: str | None = 
     plot = metric_plot(results, conv)
     if plot is not None:
         secs.append(Section("Plots", [plot], id="plots"))
-    if compare is not None:
-        secs.append(compare_section(run, compare))
+    others = [compare] if isinstance(compare, Path) else list(compare or [])
+    for other in others:
+        secs.append(compare_section(run, other))
+    settings = settings_section([run, *(load_run(o) for o in others)]) if others else None
+    if settings is not None:
+        secs.append(settings)
     secs += _tail_sections(run)
     return f"memeval report: {m.run_id} ({m.task.get('name')} x {run.label})", secs
 
 
-def write_report(run_path: Path, compare: Path | None = None, out: Path | None = None
-                 ) -> tuple[Path, Path]:
+def write_report(run_path: Path, compare: Path | list[Path] | None = None,
+                 out: Path | None = None) -> tuple[Path, Path]:
     title, sections = build(run_path, compare)
     out = out or Path(run_path)
     out.mkdir(parents=True, exist_ok=True)

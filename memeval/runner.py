@@ -217,6 +217,7 @@ class Runner:
             system={"name": spec.system, "version": system.version, "kind": system.kind,
                     "options": spec.system_options},
             llm=self.llm.endpoint.public() if self.llm is not None else {},
+            setting=system.setting,  # the three-setting protocol: declared by the system
             seed=spec.seed, git=git_info(), packages=package_versions(), machine=machine_info(),
             memeval_version=__version__, format=RUN_FORMAT)
 

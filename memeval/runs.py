@@ -71,15 +71,21 @@ def load_runs(paths: list[Path]) -> list[LoadedRun]:
 
 
 def identity(r: LoadedRun) -> dict[str, Any]:
-    """What must be equal for two runs' items to be paired."""
+    """What must be equal for two runs' items to be paired (not the setting: see below)."""
     t = r.manifest.task
     return {"task": t.get("name"), "task version": t.get("version"),
-            "data sha256": (t.get("data") or {}).get("sha256"), "setting": r.manifest.setting,
+            "data sha256": (t.get("data") or {}).get("sha256"),
             "judge": (r.manifest.config.get("judge"), tuple(r.judges))}
 
 
+def cross_setting(runs: list[LoadedRun]) -> bool:
+    return len({r.manifest.setting for r in runs}) > 1
+
+
 def check_comparable(runs: list[LoadedRun]) -> None:
-    """Paired tests need the same items scored the same way: refuse otherwise, saying why."""
+    """Paired tests need the same items scored the same way: refuse otherwise, saying why.
+    Runs of different settings (parametric-only, offline, online retrieval) answer the same
+    items, so they pair (the three-setting view), labelled as such by their callers."""
     ref = identity(runs[0])
     problems = []
     for r in runs[1:]:
@@ -90,7 +96,7 @@ def check_comparable(runs: list[LoadedRun]) -> None:
                                 f"{want!r}, {r.label} ({r.folder.path}) has {ident[key]!r}")
     if problems:
         raise UserError("cannot compare these runs: " + "; ".join(problems) +
-                        " (paired tests need the same task, data, setting and judge)")
+                        " (paired tests need the same task, data and judge)")
 
 
 @dataclass

@@ -40,6 +40,7 @@ def runs_root(llm_spec: str) -> Path:
                 "--judge", "exact", "--llm", llm_spec, "--out", str(root / "synth" / system))
     shutil.copytree(mr.bm25(), root / "locomo" / "bm25")
     shutil.copytree(mr.no_memory(), root / "locomo" / "no-memory")
+    shutil.copytree(mr.bm25_truncated(), root / "locomo" / "bm25-trunc")
     broken = root / "broken"
     shutil.copytree(root / "synth" / "oracle", broken)
     text = (broken / "manifest.json").read_text()

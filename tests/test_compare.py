@@ -94,7 +94,8 @@ def test_binary_stratum_uses_exact_mcnemar(pair: tuple[Path, Path]) -> None:
     assert p.signflip["pvalue"] is not None  # the cluster test is reported beside it
 
 
-def test_ranks_share_a_place_unless_corrected_tests_separate(pair: tuple[Path, Path]) -> None:
+def test_ranks_count_within_a_setting_and_cross_setting_pairs_are_labelled(
+        pair: tuple[Path, Path]) -> None:
     trunc = mr.bm25_truncated()
     rep = compare_runs([pair[0], pair[1], trunc], ["f1_official"],
                        stratum={"category": "5"}, n_boot=2000, n_perm=2000)
@@ -103,12 +104,14 @@ def test_ranks_share_a_place_unless_corrected_tests_separate(pair: tuple[Path, P
     # preconditions on the real data: the one-token answers lose every refusal
     assert sig[(bm, tr)].significant and sig[(nm, tr)].significant, rep.pairs
     ranks = {e.run: e for e in rep.rankings["f1_official"]}
-    assert ranks[tr].rank == 3 and not ranks[tr].shared
-    if sig[(bm, nm)].significant:  # separated: distinct ranks
-        assert {ranks[bm].rank, ranks[nm].rank} == {1, 2}
-    else:  # not separated after correction: a shared first place
-        assert ranks[bm].rank == ranks[nm].rank == 1 and ranks[bm].shared and ranks[nm].shared
-    assert [e.run for e in rep.rankings["f1_official"]][-1] == tr
+    assert ranks[nm].setting == "parametric-only" and ranks[bm].setting == "online-retrieval"
+    # within online retrieval the truncated run is beaten: 1 and 2, not shared
+    assert (ranks[bm].rank, ranks[tr].rank) == (1, 2) and not ranks[tr].shared
+    # no-memory beats the truncated run too, but in another setting: it does not rank it
+    assert ranks[nm].rank == 1 and not ranks[nm].shared
+    assert rep.cross_setting and any(n.startswith("cross-setting comparison") for n in rep.notes)
+    same = compare_runs([pair[0], trunc], ["f1_official"], n_boot=500, n_perm=500)
+    assert not same.cross_setting and not any("cross-setting" in n for n in same.notes)
 
 
 def test_unknown_metric_and_bad_stratum_are_user_errors(pair: tuple[Path, Path]) -> None:

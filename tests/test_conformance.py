@@ -14,9 +14,9 @@ import pytest
 
 from helpers import memeval
 from memeval import registry
-from memeval.contracts import (Capabilities, CardRow, ContinualLearner, LanguageModel,
-                               MemorySystem, MetricSpec, OptionSpec, SystemContext, SystemKind,
-                               Task, Trainable)
+from memeval.contracts import (SETTINGS, Capabilities, CardRow, ContinualLearner,
+                               LanguageModel, MemorySystem, MetricSpec, OptionSpec, SystemContext,
+                               SystemKind, Task, Trainable)
 from memeval.errors import UserError
 from memeval.records import GoldMemory, Memory, Session, Turn
 
@@ -57,6 +57,9 @@ def test_task_declarations(name: str) -> None:
 def test_system_declarations_and_signatures(name: str) -> None:
     cls = registry.resolve("system", name)
     assert cls.name == name and cls.version and cls.kind in PROTOCOL
+    assert cls.setting in SETTINGS  # the three-setting protocol: every system declares one
+    if cls.kind != "memory":
+        assert cls.setting == "parametric-only"  # a model answers from its weights
     proto = PROTOCOL[cls.kind]
     for method in _methods(proto):
         assert callable(getattr(cls, method, None)), f"{name} lacks {method}"
@@ -87,6 +90,9 @@ def test_memory_systems_honour_their_capabilities(name: str, tmp_path: Path) -> 
         return  # their live behaviour: tests/test_adapters_real.py against the real server
     caps = system.capabilities
     assert isinstance(caps, Capabilities) and isinstance(system, MemorySystem)
+    # declared setting and behaviour agree: reading everything is offline retrieval, storing
+    # nothing is parametric-only
+    assert (system.setting == "offline-retrieval") == caps.full_context
     system.reset("ns")
     if caps.accepts_gold:
         with pytest.raises(UserError):
@@ -96,6 +102,8 @@ def test_memory_systems_honour_their_capabilities(name: str, tmp_path: Path) -> 
     if caps.accepts_gold:  # only the non-distractor gold is stored
         assert [m.text for m in added] == [f"Ann likes fact {i}" for i in range(3)]
     hits = system.search("ns", "what does Ann like", 1)
+    if system.setting == "parametric-only":
+        assert hits == []  # closed book: nothing comes back
     if caps.full_context:  # everything, in order, whatever k
         assert [h.text for h in hits] == [m.text for m in added]
     else:

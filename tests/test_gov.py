@@ -74,6 +74,11 @@ def test_better_candidate_with_wide_ci_is_inconclusive(tmp_path: Path) -> None:
     assert cert.more_samples is not None and cert.more_samples.items > 0
     assert cert.more_samples.clusters > 0 and cert.inconclusive == ["f1_official"]
     assert cert.time.effective is None and cert.audit.approvals == ["lead"]
+    # no-memory (parametric-only) vs BM25 retrieval (online): a gate may admit memory itself,
+    # and the certificate says that the change crosses settings
+    settings = {cert.target.baseline.setting, cert.target.candidate.setting}
+    assert settings == {"parametric-only", "online-retrieval"}
+    assert "cross-setting:" in cert.target.change
     assert_recorded(c, tmp_path / "cert.json", "inconclusive")
 
 

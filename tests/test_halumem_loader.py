@@ -98,7 +98,7 @@ def test_missing_field_and_extra_errors_counted(tmp_path: Path) -> None:
     user["sessions"][1]["questions"][0]["question_type"] = "Trivia"
     path = _lines(tmp_path, "u.jsonl", [json.dumps(user)])
     with pytest.raises(UserError, match=r"u\.jsonl line 1: sessions\[0\]\.dialogue\[3\]\.role: "
-                                        r"Field required \(and 1 more error on this line\)"):
+                                        r"Field required \(and 1 more error\)"):
         list(load_users(path))
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from memeval.adapters.memory.oracle import OracleMemory
 from memeval.contracts import Aggregate
 from memeval.judging import Ruling
 from memeval.llm import LLMError
@@ -177,7 +178,8 @@ def test_typewise_accuracy_excludes_interference(m: Aggregate) -> None:
 
 def test_counts(m: Aggregate) -> None:
     assert m.details["verdicts"] == {"integrity": 4, "interference": 3, "integrity_invalid": 2,
-                                     "accuracy": 5, "accuracy_invalid": 1, "update": 4,
+                                     "accuracy": 5, "accuracy_invalid": 1,
+                                     "accuracy_included_unparsed": 0, "update": 4,
                                      "update_invalid": 1, "qa": 5, "qa_invalid": 1}
 
 
@@ -322,3 +324,78 @@ def test_refused_request_is_an_invalid_verdict() -> None:
     client = RefusingClient([])
     v = asyncio.run(LLMJudge(client).qa(Q, "Oslo"))
     assert not v.valid and "context window" in (v.reason or "") and len(client.calls) == 1
+
+
+# -- fidelity with the official scorer (issue: results people can trust) -------------------------
+def test_extraction_f1_is_zero_not_none_when_p_plus_r_is_zero() -> None:
+    """Spec and official scorer: F1 = 0 when P + R = 0 (both defined and zero)."""
+    agg = run([I("u1", P, 1.0, 0), I("u2", P, 1.0, 1)],
+              [AccuracyRecord(user="u1", session=0, score=0, is_included=True),
+               AccuracyRecord(user="u2", session=0, score=0, is_included=True)])
+    assert val(agg, "memory_recall") == 0.0 and val(agg, "target_precision") == 0.0
+    assert val(agg, "extraction_f1") == 0.0
+
+
+@pytest.mark.parametrize("flag, included", [(True, True), ("True", True), ("true", True),
+                                            (False, False), ("False", False)])
+def test_is_included_accepts_json_booleans_and_strings(flag: Any, included: bool) -> None:
+    client = FakeClient([_Res("", json={"reasoning": "r", "accuracy_score": 2,
+                                        "is_included_in_golden_memories": flag})])
+    v = asyncio.run(LLMJudge(client).accuracy([], [], "m"))
+    assert v.valid and v.extra["is_included"] is included and v.extra["is_included_parsed"]
+
+
+@pytest.mark.parametrize("reply", [{"reasoning": "r", "accuracy_score": 1},
+                                   {"reasoning": "r", "accuracy_score": 1,
+                                    "is_included_in_golden_memories": "maybe"}])
+def test_unparseable_is_included_keeps_the_score_and_counts_as_not_included(reply) -> None:
+    """Official rule: the verdict stays valid, its score counts in memory accuracy, the memory
+    is not included (so not in target precision); such verdicts are counted and shown."""
+    client = FakeClient([_Res("", json=reply)])
+    v = asyncio.run(LLMJudge(client).accuracy([], [], "m"))
+    assert v.valid and v.score == 1 and v.extra["is_included"] is False
+    rec = AccuracyRecord.of("u", 0, v)
+    agg = run(accuracy=[rec, AccuracyRecord(user="u", session=0, score=2, is_included=True)])
+    assert val(agg, "memory_accuracy") == pytest.approx(0.75)  # (0.5 + 1) / 2
+    assert val(agg, "target_precision") == 1.0  # only the included one
+    assert agg.details["verdicts"]["accuracy_included_unparsed"] == 1
+    assert "1 without a parseable is_included" in " ".join(agg.notes)
+
+
+class DeletingMemory(OracleMemory):
+    """A memory design that deletes the original and adds the new value (instead of editing
+    in place), reporting both events, as Mem0 does with DELETE + ADD."""
+
+    def add(self, ns: str, session: Any) -> list[Any]:
+        out = []
+        for m in super().add(ns, session):
+            if m.event == "UPDATE":
+                out += [m.model_copy(update={"event": "DELETE", "text": old})
+                        for old in m.meta.get("replaced", [])]
+                m = m.model_copy(update={"event": "ADD"})
+            out.append(m)
+        return out
+
+
+@pytest.mark.parametrize("policy", ["count", "exclude"])
+def test_deleted_memories_count_as_extracted_by_default(policy: str, tmp_path: Any) -> None:
+    from memeval.run_context import RunContext
+    from memeval.tasks.halumem.task import HaluMemSynthTask
+
+    task = HaluMemSynthTask(size="tiny", answerer="oracle", deleted_memories=policy)
+    user = next(iter(task.users()))
+    samples = [s for s in task.samples() if s.group == user.uuid]
+
+    async def go() -> list[Any]:
+        ctx = RunContext(llm=None, system_name="deleting")
+        return [p async for p in task.run_group(DeletingMemory(), user.uuid, samples, ctx)]
+
+    preds = asyncio.run(go())
+    deleted = sum(e == "DELETE" for p in preds for e in p.meta["events"])
+    assert deleted > 0  # the generated user updates facts
+    extracted = sum(len(p.meta["extracted"]) for p in preds)
+    added = sum(e != "DELETE" for p in preds for e in p.meta["events"])
+    assert extracted == (added + deleted if policy == "count" else added)
+    agg = task.aggregate([], preds, None)
+    assert agg.details["deleted_memories"] == {"reported": deleted, "policy": policy}
+    assert f"reported as deleted: {deleted}" in " ".join(agg.notes)

@@ -22,7 +22,7 @@ from memeval.leaderboard import data
 from memeval.leaderboard.ranking import N_RESAMPLES
 from memeval.leaderboard.safety import PathRefused, resolve_inside, root_of
 
-LOCOMO = ("locomo/bm25", "locomo/no-memory")
+LOCOMO = ("locomo/bm25", "locomo/no-memory", "locomo/bm25-trunc")  # no-memory: parametric-only
 ENV = "MEMEVAL_LEADERBOARD_RUNS"
 
 
@@ -115,7 +115,8 @@ def test_tables_show_each_run_with_its_metrics_json_values(root: Path, pristine:
 @pytest.mark.slow
 def test_rank_column_is_memeval_compare_ranking(root: Path, tmp_path: Path) -> None:
     """Ranks (ties included) equal the real `memeval compare` on the same runs; a run that
-    compare refuses to pair (another judge) is not ranked, and the page says why."""
+    compare refuses to pair (another judge), or the only run of its setting, is not ranked,
+    and the page says why."""
     at = app(root)
     no_exception(at)
     for pair in (LOCOMO, ("synth/oracle", "synth/rag-bm25")):
@@ -129,17 +130,24 @@ def test_rank_column_is_memeval_compare_ranking(root: Path, tmp_path: Path) -> N
         for metric, entries in rep["rankings"].items():
             if f"{metric} rank" not in df.columns:
                 continue  # raw per-record scores (e.g. HaluMem 'integrity') are not table metrics
+            alone = {s for s in {e["setting"] for e in entries}
+                     if sum(x["setting"] == s for x in entries) < 2}
             for e in entries:
                 run = path_of[e["run"]].relative_to(root.resolve()).as_posix()
                 shown = df.loc[df["run"] == run, f"{metric} rank"].iloc[0]
-                assert shown == f"{e['rank']}{'=' if e['shared'] else ''}", (metric, run)
-                compared += 1
+                want = "-" if e["setting"] in alone else \
+                    f"{e['rank']}{'=' if e['shared'] else ''}"
+                assert shown == want, (metric, run)
+                compared += e["setting"] not in alone
         assert compared >= 4
     synth = table_for(at, "synth/no-memory")
     nomem = synth[synth["run"] == "synth/no-memory"].iloc[0]
     assert all(nomem[c] == "-" for c in synth.columns if c.endswith(" rank"))
     captions = " ".join(c.value for c in at.caption)
     assert "no-memory: not ranked" in captions and "judge" in captions
+    assert "the only run of setting parametric-only" in captions  # locomo/no-memory
+    assert "cross-setting comparison" in captions
+    assert any(s.value.startswith("Three-setting view") for s in at.subheader)
 
 
 @pytest.mark.slow
@@ -226,7 +234,7 @@ def test_system_page_shows_manifest_card_cost_and_failures(root: Path) -> None:
 
 @pytest.mark.slow
 def test_compare_page_quadrants_list_the_items(root: Path) -> None:
-    a, b = LOCOMO
+    a, b = LOCOMO[:2]
     at = app(root, page="compare", a=a, b=b)
     no_exception(at)
     assert not at.error, [e.value for e in at.error]

@@ -65,8 +65,18 @@ def test_malformed_file_names_file_and_line(tmp_path):
 def test_missing_field_is_a_user_error(tmp_path):
     bad = tmp_path / "nofield.json"
     bad.write_text(json.dumps([{"sample_id": "c1", "conversation": {"speaker_a": "A"}, "qa": []}]))
-    with pytest.raises(UserError, match="c1: conversation lacks 'speaker_b'"):
+    with pytest.raises(UserError, match=r"conversation #0 \(c1\): conversation.speaker_b: "
+                                        "Field required"):
         loader.load(bad)
+
+
+def test_defect_report_names_the_audits_malformed_evidence_ids():
+    report = "\n".join(loader.defect_report(loader.load(shared_path(LOCOMO))))
+    # the ids the independent audit (dial481/locomo-audit) names, found in the real file
+    for bad in ("'D8:6; D9:17' malformed", "'D' malformed", "'D4:36' dangling",
+                "'D30:05' dangling"):
+        assert bad in report, bad
+    assert report.count("\n") + 1 == 9
 
 
 def test_samples_have_stable_ids_clusters_and_limit():

@@ -35,6 +35,11 @@ def test_report_html_is_self_contained_and_complete(tmp_path: Path) -> None:
                    "judge agreement", "known data defects", "online-retrieval", "seeds"):
         assert needle in md, needle
     assert "| f1_official | overall | all |" in md and "| f1_official | 5 adversarial |" in md
+    # BM25 (online retrieval) against no-memory (parametric-only): the three-setting view
+    assert "(cross-setting: online-retrieval vs parametric-only)" in md
+    assert "## Three-setting view" in md and "| f1_official | parametric-only |" in md
+    # the audit's gold ceiling beside the official numbers (this subset asks category 4)
+    assert "| gold_ceiling |" in md and "gold ceiling (audit dial481/locomo-audit" in md
 
 
 def test_no_secret_reaches_any_file(tmp_path: Path) -> None:

@@ -22,9 +22,9 @@ from typing import Any, ClassVar
 
 import torch
 
-from memeval.contracts import SystemContext, TokenizerLike
 from memeval.adapters.lm.tokenizers import WordTokenizer, load_hf_tokenizer
 from memeval.adapters.lm.torch_lm import TorchCausalLM
+from memeval.contracts import SystemContext, TokenizerLike
 from memeval.errors import UserError
 
 _SIZE = re.compile(r"^(\d+)x(\d+)$")

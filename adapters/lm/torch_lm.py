@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from memeval.adapters.lm.base import pad_batch
-from memeval.contracts import SystemContext, SystemKind, TokenizerLike, TrainConfig, Trainable
+from memeval.contracts import (Setting, SystemContext, SystemKind, TokenizerLike, Trainable,
+                               TrainConfig)
 
 
 def _cache_arg(model: Any) -> str:
@@ -38,6 +39,7 @@ class TorchCausalLM:
     name: ClassVar[str] = "torch-causal-lm"
     version: ClassVar[str] = "1.0"
     kind: ClassVar[SystemKind] = "trainable"
+    setting: ClassVar[Setting] = "parametric-only"
 
     def __init__(self, ctx: SystemContext | None = None, device: str = "auto",
                  threads: int | None = None, **options: Any) -> None:

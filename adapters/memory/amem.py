@@ -36,7 +36,7 @@ from memeval.adapters.memory.library_env import LockedEncoder, go_offline, versi
 from memeval.adapters.memory.llm_seam import (EndpointAbort, LLMSeam, llm_config, require_all,
                                               strict_json)
 from memeval.adapters.memory.notes import memory_diff, parse_when, slug
-from memeval.contracts import Capabilities, SystemContext, SystemKind
+from memeval.contracts import Capabilities, Setting, SystemContext, SystemKind
 from memeval.errors import UserError
 from memeval.records import Memory, Session, Turn
 
@@ -86,6 +86,7 @@ class AMemSystem:
     version: ClassVar[str] = "1"
     kind: ClassVar[SystemKind] = "memory"
     capabilities: ClassVar[Capabilities] = Capabilities()  # one note per turn, A-Mem's harness
+    setting: ClassVar[Setting] = "online-retrieval"
 
     def __init__(self, ctx: SystemContext, k: int | None = None, evo_threshold: int = 100,
                  max_tokens: int = 512, temperature: float = 1.0, turns: str = "auto",

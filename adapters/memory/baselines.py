@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from memeval.adapters.memory.base import TurnStore
-from memeval.contracts import Capabilities, SystemContext, SystemKind
+from memeval.contracts import Capabilities, Setting, SystemContext, SystemKind
 from memeval.records import Memory, Session
 
 
@@ -15,6 +15,7 @@ class NoMemory:
     name: ClassVar[str] = "no-memory"
     version: ClassVar[str] = "1"
     kind: ClassVar[SystemKind] = "memory"
+    setting: ClassVar[Setting] = "parametric-only"  # the answer model's own knowledge
     capabilities: ClassVar[Capabilities] = Capabilities()
 
     def __init__(self, ctx: SystemContext | None = None) -> None:
@@ -43,6 +44,7 @@ class FullContext:
     name: ClassVar[str] = "full-context"
     version: ClassVar[str] = "1"
     kind: ClassVar[SystemKind] = "memory"
+    setting: ClassVar[Setting] = "offline-retrieval"  # reads everything
 
     def __init__(self, ctx: SystemContext | None = None, max_context: int | None = None) -> None:
         self.store = TurnStore()

@@ -37,7 +37,7 @@ from memeval.adapters.memory.base import FailureCounter
 from memeval.adapters.memory.library_env import go_offline, versions
 from memeval.adapters.memory.llm_seam import EndpointAbort, LLMSeam, llm_config, strict_json
 from memeval.adapters.memory.notes import memory_diff, slug
-from memeval.contracts import Capabilities, SystemContext, SystemKind
+from memeval.contracts import Capabilities, Setting, SystemContext, SystemKind
 from memeval.errors import UserError
 from memeval.records import Memory, Session
 
@@ -147,6 +147,7 @@ class LangMemSystem:
     version: ClassVar[str] = "1"
     kind: ClassVar[SystemKind] = "memory"
     capabilities: ClassVar[Capabilities] = Capabilities(ingest="per-speaker")
+    setting: ClassVar[Setting] = "online-retrieval"
 
     def __init__(self, ctx: SystemContext, k: int | None = None, max_tokens: int = 512,
                  temperature: float = 0.0, query_limit: int = 5,

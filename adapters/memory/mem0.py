@@ -42,7 +42,7 @@ from memeval.adapters.memory.base import FailureCounter
 from memeval.adapters.memory.embedder import DIMS, minilm_path
 from memeval.adapters.memory.library_env import go_offline, versions
 from memeval.adapters.memory.llm_seam import EndpointAbort, LLMSeam, llm_config, strict_json
-from memeval.contracts import Capabilities, SystemContext, SystemKind
+from memeval.contracts import Capabilities, Setting, SystemContext, SystemKind
 from memeval.errors import UserError
 from memeval.records import Memory, Session
 
@@ -144,6 +144,7 @@ class Mem0System:
     version: ClassVar[str] = "1"
     kind: ClassVar[SystemKind] = "memory"
     capabilities: ClassVar[Capabilities] = Capabilities(ingest="per-speaker")
+    setting: ClassVar[Setting] = "online-retrieval"
 
     def __init__(self, ctx: SystemContext, k: int | None = None, batch: int = 2,
                  schema: bool = True, max_tokens: int = 2000, temperature: float = 0.1) -> None:

@@ -12,9 +12,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from memeval.contracts import Capabilities, SystemKind
-from memeval.errors import UserError
 from memeval.metrics.text import normalize_words as normalize
+from memeval.contracts import Capabilities, Setting, SystemKind
+from memeval.errors import UserError
 from memeval.records import GoldMemory, Memory, Session
 
 # Function words carry no evidence of relevance; without this list every memory "overlaps".
@@ -52,6 +52,7 @@ class OracleMemory:
     version: ClassVar[str] = "1"
     kind: ClassVar[SystemKind] = "memory"
     capabilities: ClassVar[Capabilities] = Capabilities(accepts_gold=True)
+    setting: ClassVar[Setting] = "online-retrieval"
 
     def __init__(self, ctx: Any = None) -> None:
         self._store: dict[str, list[_Entry]] = {}

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from memeval.adapters.memory.base import turn_memory
-from memeval.contracts import Capabilities, SystemContext, SystemKind
+from memeval.contracts import Capabilities, Setting, SystemContext, SystemKind
 from memeval.errors import UserError
 from memeval.records import Memory, Session
 
@@ -26,6 +26,7 @@ class _ChunkedTurns:
     version: ClassVar[str] = "1"
     kind: ClassVar[SystemKind] = "memory"
     capabilities: ClassVar[Capabilities] = Capabilities()
+    setting: ClassVar[Setting] = "online-retrieval"
 
     def __init__(self, ctx: SystemContext | None = None, k: int | None = None, chunk: int = 1):
         if chunk < 1:

@@ -35,14 +35,16 @@ def print_report(console: Console, rep: CompareReport) -> None:
                   _p(p.p_corrected), "-" if p.cohens_d is None else f"{p.cohens_d:.2f}",
                   "-" if p.cliffs_delta is None else f"{p.cliffs_delta:.2f}", fmt(p.mde))
     console.print(t)
-    r = Table(title="ranks (shared rank '=' where corrected tests do not separate runs)",
+    r = Table(title="ranks within each setting (shared rank '=' where corrected tests do not "
+                    "separate runs)",
               title_justify="left")
-    for col in ("metric", "rank", "run", "mean x100", "95% CI", "n"):
-        r.add_column(col, justify="left" if col in ("metric", "run") else "right")
+    for col in ("metric", "setting", "rank", "run", "mean x100", "95% CI", "n"):
+        r.add_column(col, justify="left" if col in ("metric", "setting", "run") else "right")
     for metric, entries in rep.rankings.items():
         arrow = "higher is better" if rep.higher_is_better[metric] else "lower is better"
         for e in entries:
-            r.add_row(f"{metric} ({arrow})", f"{e.rank}{'=' if e.shared else ''}", e.run,
+            r.add_row(f"{metric} ({arrow})", e.setting, f"{e.rank}{'=' if e.shared else ''}",
+                      e.run,
                       fmt(e.mean), fmt_ci(e.ci), str(e.n))
     console.print(r)
     console.print("\n".join(["* significant after correction"] + rep.notes), style="dim")

@@ -15,15 +15,17 @@ def register(sub: Any) -> None:
     p = sub.add_parser("report", help="reproducibility report + evaluation card "
                                       "(report.html, self-contained, and report.md)")
     p.add_argument("run", type=Path)
-    p.add_argument("--compare", type=Path, metavar="RUN2",
-                   help="add paired differences against another run of the same task")
+    p.add_argument("--compare", type=Path, metavar="RUN2", action="append",
+                   help="add paired differences against another run of the same task "
+                        "(repeatable; runs of other settings also give the three-setting view)")
     p.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: the run)")
     p.set_defaults(func=cmd_report)
 
 
 def cmd_report(args: argparse.Namespace, io: IO) -> int:
-    if args.compare is not None and not args.compare.exists():
-        raise UserError(f"--compare {args.compare}: no such run folder")
+    for other in args.compare or []:
+        if not other.exists():
+            raise UserError(f"--compare {other}: no such run folder")
     html_path, md_path = write_report(args.run, args.compare, args.out)
     io.out.print(f"written: {html_path}\n         {md_path}", highlight=False)
     return 0

@@ -12,12 +12,13 @@ Persisted records (Sample, Prediction, Verdict, Score, ...) are in `memeval.reco
 from memeval.contracts.metrics import Estimator, Family, MetricSpec
 from memeval.contracts.results import (RESULTS_FORMAT, Block, CardRow, Estimate, MetricEntry,
                                        Results)
-from memeval.contracts.systems import (Capabilities, ContinualLearner, LanguageModel,
-                                       MemorySystem, SystemContext, SystemKind)
+from memeval.contracts.systems import (SETTINGS, Capabilities, ContinualLearner, LanguageModel,
+                                       MemorySystem, Setting, SystemContext, SystemKind)
 from memeval.contracts.tasks import Aggregate, OptionSpec, Task, TaskContext
-from memeval.contracts.training import TokenizerLike, TrainConfig, Trainable
+from memeval.contracts.training import TokenizerLike, Trainable, TrainConfig
 
 __all__ = ["Aggregate", "Block", "Capabilities", "CardRow", "ContinualLearner", "Estimate",
            "Estimator", "Family", "LanguageModel", "MemorySystem", "MetricEntry", "MetricSpec",
-           "OptionSpec", "RESULTS_FORMAT", "Results", "SystemContext", "SystemKind", "Task",
+           "OptionSpec", "RESULTS_FORMAT", "Results", "SETTINGS", "Setting", "SystemContext",
+           "SystemKind", "Task",
            "TaskContext", "TokenizerLike", "TrainConfig", "Trainable"]

@@ -9,8 +9,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # The evaluation card's rows (governance.md) plus the families the parametric packs need.
+# "reference": a property of the data, the same for every system (e.g. a gold-answer ceiling).
 Family = Literal["correctness", "faithfulness", "timeliness", "refusal", "robustness", "cost",
-                 "judge", "capacity"]
+                 "judge", "capacity", "reference"]
 # mean: mean of item values (clustered SE, t CI, bootstrap CI below 30 clusters);
 # ratio: sum(value * weight) / sum(weight), SE and headline CI from the cluster bootstrap of the
 # ratio itself; custom: computed by the task's own aggregate (e.g. an F1 of two ratios).

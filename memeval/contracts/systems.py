@@ -13,6 +13,11 @@ from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 from memeval.records import Memory, Session
 
 SystemKind = Literal["memory", "trainable", "language-model", "continual-learner"]
+# The governance spec's three-setting protocol: what a system answers from. parametric-only:
+# its weights (closed book, e.g. no-memory, a trained LM); offline-retrieval: reading
+# everything (full context); online-retrieval: what a memory or RAG system retrieves.
+Setting = Literal["parametric-only", "offline-retrieval", "online-retrieval"]
+SETTINGS: tuple[str, ...] = Setting.__args__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -53,6 +58,7 @@ class MemorySystem(Protocol):
     name: ClassVar[str]
     version: ClassVar[str]
     kind: ClassVar[SystemKind]
+    setting: ClassVar[Setting]
     capabilities: Capabilities
 
     def reset(self, ns: str) -> None: ...
@@ -73,6 +79,7 @@ class LanguageModel(Protocol):
     name: ClassVar[str]
     version: ClassVar[str]
     kind: ClassVar[SystemKind]
+    setting: ClassVar[Setting]
 
     def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[tuple[float, bool]]: ...
     def loglikelihood_rolling(self, requests: Sequence[tuple[str]]) -> list[float]: ...
@@ -89,6 +96,7 @@ class ContinualLearner(Protocol):
     name: ClassVar[str]
     version: ClassVar[str]
     kind: ClassVar[SystemKind]
+    setting: ClassVar[Setting]
 
     def learn(self, experience: Any) -> None: ...
     def predict(self, x: Any) -> Any: ...

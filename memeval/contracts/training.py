@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-from memeval.contracts.systems import SystemKind
+from memeval.contracts.systems import Setting, SystemKind
 
 
 @runtime_checkable
@@ -69,6 +69,7 @@ class Trainable(Protocol):
     name: ClassVar[str]
     version: ClassVar[str]
     kind: ClassVar[SystemKind]
+    setting: ClassVar[Setting]  # parametric-only: it answers from its weights
     tokenizer: TokenizerLike
     max_length: int  # longest sequence the model accepts (positions)
 

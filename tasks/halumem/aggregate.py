@@ -56,13 +56,27 @@ def aggregate(specs: Sequence[MetricSpec], scores: Sequence[Score],
     f1_spec = next((s for s in specs if s.name == "extraction_f1"), None)
     if f1 is not None and f1_spec is not None:
         metrics["extraction_f1"] = MetricEntry(spec=f1_spec, overall=f1)
-    ee, t = empty_extraction_effect(scores), times(predictions)
+    ee, t, v = empty_extraction_effect(scores), times(predictions), verdict_counts(scores)
+    deleted = sum(e == "DELETE" for p in predictions for e in p.meta.get("events", []))
+    policy = next((p.meta["deleted_memories"] for p in predictions
+                   if "deleted_memories" in p.meta), "count")
     notes = [f"empty extraction: {ee['empty_sessions']} session(s) extracted nothing; "
              f"{ee['interference_in_empty_sessions']} distractor(s) counted as resisted; "
              f"FMR(all) {_pct(ee['fmr(all)'])} vs {_pct(ee['fmr_excluding_empty_sessions(all)'])}"
              " without those sessions",
              f"time: add {t['add_minutes']:.2f} min, retrieval {t['retrieval_minutes']:.2f} min, "
-             f"answer {t['answer_minutes']:.2f} min; {t['extracted_memories']} memories extracted"]
+             f"answer {t['answer_minutes']:.2f} min; {t['extracted_memories']} memories extracted",
+             f"verdicts: integrity {v['integrity']} + interference {v['interference']} "
+             f"({v['integrity_invalid']} invalid), accuracy {v['accuracy']} "
+             f"({v['accuracy_invalid']} invalid; {v['accuracy_included_unparsed']} without a "
+             "parseable is_included, counted as not included as the official scorer does), "
+             f"update {v['update']} ({v['update_invalid']} invalid), qa {v['qa']} "
+             f"({v['qa_invalid']} invalid)",
+             f"memories the system reported as deleted: {deleted}, "
+             + ("counted as extracted (the official harness counts everything add returns; "
+                "deleted_memories=exclude drops them)" if policy == "count" else
+                "not counted as extracted (deleted_memories=exclude; the official harness "
+                "counts them)")]
     return Aggregate(metrics=metrics, notes=notes,
-                     details={"verdicts": verdict_counts(scores), "empty_extraction": ee,
-                              "times": t})
+                     details={"verdicts": v, "empty_extraction": ee, "times": t,
+                              "deleted_memories": {"reported": deleted, "policy": policy}})

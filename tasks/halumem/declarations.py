@@ -21,6 +21,9 @@ OPTIONS = (
                help="accuracy-judge prompt order (shared_prefix reuses the dialogue prefix)"),
     OptionSpec(name="answerer", default="llm", choices=("llm", "oracle"),
                help="oracle: the gold answer iff all evidence was retrieved (pipeline check)"),
+    OptionSpec(name="deleted_memories", default="count", choices=("count", "exclude"),
+               help="count (official): every memory an add returns is extracted, DELETE "
+                    "events included; exclude: drop what the system reports as deleted"),
 )
 SYNTH_OPTIONS = tuple(o for o in OPTIONS if o.name != "hub") + (
     OptionSpec(name="size", default="tiny", choices=("tiny", "small", "medium"),

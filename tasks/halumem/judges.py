@@ -43,13 +43,13 @@ def parse_integrity(obj: dict[str, Any]) -> Parsed:
 
 
 def parse_accuracy(obj: dict[str, Any]) -> Parsed:
+    """The official rule: a verdict whose is_included_in_golden_memories is missing or
+    unparseable keeps its accuracy score and counts as not included (flagged, counted)."""
     s = _score(obj.get("accuracy_score"))
-    inc = _flag(obj.get("is_included_in_golden_memories"))
     if s is None:
         return {}, f"bad accuracy_score {obj.get('accuracy_score')!r}"
-    if inc is None:
-        return {}, "bad is_included_in_golden_memories"
-    return {"score": s, "is_included": inc}, None
+    inc = _flag(obj.get("is_included_in_golden_memories"))
+    return {"score": s, "is_included": bool(inc), "is_included_parsed": inc is not None}, None
 
 
 def empty_extraction_ruling() -> Ruling:

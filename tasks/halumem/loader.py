@@ -12,33 +12,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from memeval.errors import UserError
+from memeval.errors import UserError, validation_message
 from memeval.tasks.halumem.schema import User
 
 HUB_REPO = "IAAR-Shanghai/HaluMem"
 HUB_FILES = {"medium": "HaluMem-Medium.jsonl", "long": "HaluMem-Long.jsonl"}
-
-
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    """('sessions', 4, 'memory_points', 2, 'is_update') -> sessions[4].memory_points[2].is_update"""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out or "(top level)"
-
-
-def _describe(err: ValidationError) -> str:
-    errors = err.errors(include_url=False)
-    first = errors[0]
-    if first["type"] == "json_invalid":
-        return f"not valid JSON ({first.get('ctx', {}).get('error', first['msg'])})"
-    msg = f"{_field_path(tuple(first['loc']))}: {first['msg']}"
-    if len(errors) > 1:
-        msg += f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''} on this line)"
-    return msg
 
 
 def load_users(path: str | os.PathLike[str], *, limit: int | None = None) -> Iterator[User]:
@@ -59,7 +37,7 @@ def load_users(path: str | os.PathLike[str], *, limit: int | None = None) -> Ite
                 # Validating straight from bytes avoids a second full copy as Python objects.
                 user = User.model_validate_json(raw)
             except ValidationError as e:
-                raise UserError(f"{p} line {lineno}: {_describe(e)}") from None
+                raise UserError(f"{p} line {lineno}: {validation_message(e)}") from None
             yield user
             n += 1
             if limit is not None and n >= limit:

@@ -52,11 +52,15 @@ class AccuracyRecord(_Rec):
     session: int
     score: int | None
     is_included: bool | None
+    # False: the judge gave no parseable is_included; the official scorer then counts the
+    # memory as not included (its accuracy score still counts)
+    included_parsed: bool = True
 
     @classmethod
     def of(cls, user: str, session: int, r: Ruling) -> AccuracyRecord:
         return cls(user=user, session=session, score=_int(r.score) if r.valid else None,
-                   is_included=r.extra.get("is_included") if r.valid else None)
+                   is_included=r.extra.get("is_included") if r.valid else None,
+                   included_parsed=r.extra.get("is_included_parsed", True))
 
 
 class UpdateRecord(_Rec):
@@ -114,7 +118,8 @@ def items(rec: Record, sample_id: str, prediction_id: str) -> list[Score]:
                 mk("weighted_recall", _s(rec.score), rec.importance, memory_type=t),
                 mk("typewise_accuracy", _hit(rec.score == 2, ok), memory_type=t)]
     if isinstance(rec, AccuracyRecord):
-        out = [mk("memory_accuracy", _s(rec.score))]
+        inc = "unparsed" if not rec.included_parsed else "yes" if rec.is_included else "no"
+        out = [mk("memory_accuracy", _s(rec.score), included=inc)]
         if rec.is_included is True:  # an invalid verdict has no is_included: in neither
             out.append(mk("target_precision", _s(rec.score)))
         return out
@@ -154,7 +159,7 @@ def extraction_f1_block(scores: Sequence[Score], seed: int = 0) -> Block | None:
     rn, rd, rc = _ratio_arrays(r_rows)
     p = pn.sum() / pd.sum() if pd.sum() > 0 else None
     r = rn.sum() / rd.sum() if rd.sum() > 0 else None
-    point = None if p is None or r is None or p + r == 0 else 2 * p * r / (p + r)
+    point = extraction_f1(p, r)  # 0 when P + R = 0, as the spec and the official scorer
     est = Estimate(n=len(pd) + len(rd), n_clusters=len(set(pc) | set(rc)), mean=point,
                    method="f1 of ratios (all)/cluster bootstrap", seed=seed)
     if point is not None and len(set(pc) & set(rc)) >= 2:
@@ -196,5 +201,8 @@ def verdict_counts(scores: Sequence[Score]) -> dict[str, int]:
     return {"integrity": n("memory_recall"), "interference": n("fmr"),
             "integrity_invalid": n("memory_recall", True) + n("fmr", True),
             "accuracy": n("memory_accuracy"), "accuracy_invalid": n("memory_accuracy", True),
+            "accuracy_included_unparsed": sum(s.metric == "memory_accuracy" and
+                                              s.strata.get("included") == "unparsed"
+                                              for s in scores),
             "update": n("update_correct"), "update_invalid": n("update_correct", True),
             "qa": n("qa_correct"), "qa_invalid": n("qa_correct", True)}

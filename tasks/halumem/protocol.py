@@ -64,9 +64,13 @@ async def run_user(task: Any, system: Any, user: User, pending: list[Sample], ct
             continue  # finished earlier: re-added only to rebuild the memory state
         ctx.log_memories(ns, mems)
         sample = todo[i]
+        # The official harness counts everything an add returns as the session's extraction,
+        # DELETE events included; `deleted_memories=exclude` is memeval's named deviation.
+        keep = [m for m in mems if task.deleted_memories == "count" or m.event != "DELETE"]
         meta: dict[str, Any] = {"session": i, "add_s": add_s, "distractor": hs.is_distractor,
-                                "extracted": [m.text for m in mems if (m.event or "ADD") != "DELETE"],
-                                "events": [m.event for m in mems]}
+                                "extracted": [m.text for m in keep],
+                                "events": [m.event for m in mems],
+                                "deleted_memories": task.deleted_memories}
         if not hs.is_distractor:
             meta.update(await _updates(system, ns, hs, ctx))
             meta["qa"] = [await _ask(system, ns, j, q, ctx, answer_max_tokens, task.answerer)

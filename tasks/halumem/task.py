@@ -29,7 +29,8 @@ from memeval.tasks.halumem.schema import User
 
 class HaluMemTask(TaskBase):
     name: ClassVar[str] = "halumem"
-    version: ClassVar[str] = "1.0"
+    # 1.1: deleted memories count as extracted, is_included by the official rule, F1 0 at P+R=0
+    version: ClassVar[str] = "1.1"
     summary: ClassVar[str] = ("HaluMem extraction/update/QA hallucination (official JSONL via "
                               "--data or hub)")
     license: ClassVar[str] = "CC BY-NC-ND 4.0"
@@ -47,8 +48,10 @@ class HaluMemTask(TaskBase):
     def __init__(self, data: str | None = None, limit: int | None = None,
                  limit_sessions: int | None = None, users: int | None = None,
                  answer_max_tokens: int = 48, judge_layout: str = "shared_prefix",
-                 answerer: str = "llm", seed: int = 0, hub: str | None = None) -> None:
+                 answerer: str = "llm", seed: int = 0, hub: str | None = None,
+                 deleted_memories: str = "count") -> None:
         self.limit, self.limit_sessions, self.max_users = limit, limit_sessions, users
+        self.deleted_memories = deleted_memories
         self.answerer = answerer
         self.answer_max_tokens = int(answer_max_tokens)
         self.judge_layout = judge_layout
@@ -68,7 +71,8 @@ class HaluMemTask(TaskBase):
     def config(self) -> dict[str, Any]:
         return {"limit": self.limit, "limit_sessions": self.limit_sessions,
                 "users": self.max_users, "answer_max_tokens": self.answer_max_tokens,
-                "judge_layout": self.judge_layout, "answerer": self.answerer}
+                "judge_layout": self.judge_layout, "answerer": self.answerer,
+                "deleted_memories": self.deleted_memories}
 
     def data_info(self) -> dict[str, Any]:
         return {"path": str(self.path), "sha256": sha256_file(self.path),
@@ -147,7 +151,7 @@ class HaluMemTask(TaskBase):
         out: list[Score] = []
         for v in verdicts:
             rec = RECORDS[v.kind].model_validate(
-                {k: v.fields[k] for k in RECORDS[v.kind].model_fields})
+                {k: v.fields[k] for k in RECORDS[v.kind].model_fields if k in v.fields})
             out += [s.model_copy(update={"detail": {"reason": v.reason}} if v.reason else {})
                     for s in items(rec, f"{pred.sample_id}/{v.item}", pred.sample_id)]
         return out
@@ -186,11 +190,12 @@ class HaluMemSynthTask(HaluMemTask):
     def __init__(self, size: str = "tiny", data: str | None = None, limit: int | None = None,
                  limit_sessions: int | None = None, users: int | None = None,
                  answer_max_tokens: int = 48, judge_layout: str = "shared_prefix",
-                 answerer: str = "llm", seed: int = 0) -> None:
+                 answerer: str = "llm", seed: int = 0,
+                 deleted_memories: str = "count") -> None:
         self.size = size
         super().__init__(data=data, limit=limit, limit_sessions=limit_sessions, users=users,
                          answer_max_tokens=answer_max_tokens, judge_layout=judge_layout,
-                         answerer=answerer, seed=seed)
+                         answerer=answerer, seed=seed, deleted_memories=deleted_memories)
 
     def _resolve_data(self, data: str | None, hub: str | None, seed: int) -> Path:
         if data:

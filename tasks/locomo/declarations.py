@@ -21,18 +21,27 @@ OPTIONS = (
                help="also judge deliberately vague wrong answers (judge_leniency)"),
     OptionSpec(name="answer_max_tokens", type="int", default=32,
                help="answer length budget of the harness's answer model"),
+    OptionSpec(name="answers", default="official", choices=("official", "corrected"),
+               help="gold answers: the official key, or with the audit's corrections of the "
+                    "99 score-corrupting errata (data_cards/locomo.md)"),
 )
 
-_BY_CATEGORY = ("category",)
+# "gold": clean (no known error) or erratum (the audit found the gold answer wrong): the
+# clean-subset estimate of every metric is its gold=clean stratum.
+_BY_CATEGORY = {"strata": ("category", "gold"), "levels": {"gold": ("clean", "erratum")}}
 METRICS = (
-    MetricSpec(name="f1_official", strata=_BY_CATEGORY,
+    MetricSpec(name="f1_official", **_BY_CATEGORY,
                description="the official per-question score (token F1; category 5: refusal)"),
-    MetricSpec(name="f1_set", strata=_BY_CATEGORY,
+    MetricSpec(name="f1_set", **_BY_CATEGORY,
                description="set-based token F1 without stemming (A-Mem/Mem0 harnesses)"),
-    MetricSpec(name="bleu1", strata=_BY_CATEGORY, description="BLEU-1 with smoothing (NLTK)"),
-    MetricSpec(name="llm_judge", strata=_BY_CATEGORY, judged=True,
+    MetricSpec(name="bleu1", **_BY_CATEGORY, description="BLEU-1 with smoothing (NLTK)"),
+    MetricSpec(name="llm_judge", **_BY_CATEGORY, judged=True,
                description="J: share of answers an LLM judge labels CORRECT"),
-    MetricSpec(name="judge_leniency", strata=_BY_CATEGORY, judged=True, family="judge",
+    MetricSpec(name="gold_ceiling", strata=("category",), family="reference", pairable=False,
+               description="share of the asked category 1-4 questions whose gold answer is "
+                           "right (audit): a judge that checks against the key cannot credit a "
+                           "correct answer on the rest"),
+    MetricSpec(name="judge_leniency", **_BY_CATEGORY, judged=True, family="judge",
                higher_is_better=False, pairable=False,
                description="share of deliberately vague wrong answers the judge accepted "
                            "(a property of the judge, the same for every system)"),
@@ -47,7 +56,9 @@ CARD = (
                  "outdated-answer rates are not measured by this pack"),
 )
 
-KNOWN_DEFECTS = ("an independent audit reports ~99 of the 1,540 category 1-4 gold answers are "
-                 "wrong; 444 of 446 category-5 items have no gold answer; six malformed evidence "
-                 "strings and one missing evidence id (D30:05); conv-26 has session dates "
-                 "without turns (data_cards/locomo.md)")
+KNOWN_DEFECTS = ("an independent audit (github dial481/locomo-audit) lists 156 issues in the "
+                 "1,540 category 1-4 questions: 99 wrong gold answers (scored against by "
+                 "f1/J; see gold_ceiling and the gold=clean estimates) and 57 wrong citations; "
+                 "444 of 446 category-5 items have no gold answer; malformed and dangling "
+                 "evidence ids (the loader's defect report); conv-26 has session dates without "
+                 "turns (data_cards/locomo.md)")

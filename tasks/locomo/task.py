@@ -17,11 +17,13 @@ from memeval.run_context import RunContext
 from memeval.taskbase import TaskBase
 from memeval.tasks.locomo import declarations as D
 from memeval.tasks.locomo import judge as J
-from memeval.tasks.locomo import loader, prompts
+from memeval.tasks.locomo import errata, loader, prompts
+from memeval.tasks.locomo.audit import audit_notes
 from memeval.tasks.locomo.scoring import category_name, score_answer
 from memeval.tasks.locomo.window import fit_to_window
 
 QUESTION_RESERVE = 256  # tokens kept free for the question, options and chat template
+ERRATA_CATEGORIES = (1, 2, 3, 4)
 
 
 def render_memory(m: Memory) -> str:
@@ -32,7 +34,7 @@ def render_memory(m: Memory) -> str:
 
 class LoCoMoTask(TaskBase):
     name: ClassVar[str] = "locomo"
-    version: ClassVar[str] = "1.0"
+    version: ClassVar[str] = "1.1"  # 1.1: audit errata (gold strata, gold_ceiling, answers=)
     summary: ClassVar[str] = "LoCoMo long conversational memory QA (10 conversations)"
     cluster_name: ClassVar[str] = "conversation"
     judges: ClassVar[tuple[str, ...]] = ("llm",)
@@ -46,7 +48,7 @@ class LoCoMoTask(TaskBase):
     def __init__(self, data: str | None = None, limit: int | None = None, k: int = 10,
                  categories: str | int | None = None, judge_categories: str = "1,2,3,4",
                  judge_runs: int = 1, leniency: bool = False, answer_max_tokens: int = 32,
-                 seed: int = 0) -> None:
+                 answers: str = "official", seed: int = 0) -> None:
         self.path = Path(data) if data else loader.bundled_path()
         self.conversations = {c.sample_id: c for c in loader.load(self.path)}
         self.limit = limit
@@ -56,15 +58,25 @@ class LoCoMoTask(TaskBase):
         self.judge_runs = int(judge_runs)
         self.leniency = bool(leniency)
         self.answer_max_tokens = int(answer_max_tokens)
+        self.answers = answers
+        self.errata_info, entries = errata.load_errata()
+        self.errata, self.errata_unmatched = errata.resolve(entries, self.conversations)
 
     def config(self) -> dict[str, Any]:
         return {"k": self.k, "categories": sorted(self.categories), "limit": self.limit,
                 "judge_categories": sorted(self.judge_categories), "judge_runs": self.judge_runs,
-                "leniency": self.leniency, "answer_max_tokens": self.answer_max_tokens}
+                "leniency": self.leniency, "answer_max_tokens": self.answer_max_tokens,
+                "answers": self.answers}
 
     def data_info(self) -> dict[str, Any]:
+        convs = list(self.conversations.values())
         return {"path": str(self.path), "sha256": sha256_file(self.path),
-                "license": D.LICENSE, "source": "github snap-research/locomo data/locomo10.json"}
+                "license": D.LICENSE, "source": "github snap-research/locomo data/locomo10.json",
+                "defects": loader.defect_report(convs),
+                "errata": {**self.errata_info, "matched": len(self.errata),
+                           "score_corrupting": sum(e.score_corrupting
+                                                   for e in self.errata.values()),
+                           "unmatched": len(self.errata_unmatched)}}
 
     def samples(self) -> Iterator[Sample]:
         n = 0
@@ -75,12 +87,27 @@ class LoCoMoTask(TaskBase):
                 if self.limit is not None and n >= self.limit:
                     return
                 n += 1
-                yield Sample(sample_id=f"{conv.sample_id}/q{q.index:04d}", cluster=conv.sample_id,
-                             group=conv.sample_id,
-                             input={"question": q.question, "category": q.category},
-                             reference={"answer": q.answer, "category": q.category,
-                                        "adversarial_answer": q.adversarial_answer,
-                                        "evidence": q.evidence, "bad_evidence": q.bad_evidence})
+                yield self._sample(conv.sample_id, q)
+
+    def gold(self, sample_id: str) -> str:
+        """"erratum" when the audit found this question's gold answer wrong, else "clean"."""
+        conv, _, q = sample_id.rpartition("/q")
+        e = self.errata.get((conv, int(q))) if q.isdigit() else None
+        return "erratum" if e is not None and e.score_corrupting else "clean"
+
+    def _sample(self, conv: str, q: loader.QA) -> Sample:
+        e = self.errata.get((conv, q.index))
+        wrong = e is not None and e.score_corrupting
+        answer = e.corrected_answer if wrong and self.answers == "corrected" else q.answer
+        evidence = list(e.corrected_evidence) if e and self.answers == "corrected" else q.evidence
+        return Sample(sample_id=f"{conv}/q{q.index:04d}", cluster=conv, group=conv,
+                      input={"question": q.question, "category": q.category},
+                      reference={"answer": answer, "category": q.category,
+                                 "adversarial_answer": q.adversarial_answer,
+                                 "evidence": evidence, "bad_evidence": q.bad_evidence,
+                                 "gold": "erratum" if wrong else "clean",
+                                 "official_answer": q.answer,
+                                 "erratum": e.error_type if e else None})
 
     # ---- protocol ----
     async def run_group(self, system: Any, group: str, samples: list[Sample],
@@ -171,7 +198,8 @@ class LoCoMoTask(TaskBase):
     def score(self, pred: Prediction, verdicts: Sequence[Verdict]) -> list[Score]:
         ref = pred.reference
         cat = int(ref["category"])
-        strata = {"category": str(cat)}
+        gold = self.gold(pred.sample_id)  # from the errata, so older runs get it too
+        strata = {"category": str(cat), "gold": gold}
         out = pred.output if pred.error is None else None
         mk = (lambda metric, v: Score(sample_id=pred.sample_id, cluster=pred.cluster,
                                       metric=metric, value=v, strata=strata))
@@ -180,6 +208,11 @@ class LoCoMoTask(TaskBase):
         if ref["answer"] is not None:  # extras need a gold answer (most category-5 items lack one)
             scores.append(mk("f1_set", None if out is None else f1_set(out, ref["answer"])))
             scores.append(mk("bleu1", None if out is None else bleu1(out, ref["answer"])))
+        if cat in ERRATA_CATEGORIES:  # the audit covered categories 1-4
+            fixed = self.answers == "corrected"
+            scores.append(Score(sample_id=pred.sample_id, cluster=pred.cluster,
+                                metric="gold_ceiling", strata={"category": str(cat)},
+                                value=1.0 if fixed or gold == "clean" else 0.0))
         return scores + J.judged_scores(pred, verdicts, strata)
 
     def aggregate(self, scores: Sequence[Score], predictions: Sequence[Prediction],
@@ -188,7 +221,8 @@ class LoCoMoTask(TaskBase):
         for entry in metrics.values():
             for key, block in entry.strata.get("category", {}).items():
                 block.labels = {c: category_name(int(key), c) for c in D.CONVENTIONS}
-        return Aggregate(metrics=metrics, conventions=dict(D.CONVENTIONS))
+        return Aggregate(metrics=metrics, conventions=dict(D.CONVENTIONS),
+                         notes=audit_notes(metrics, self.answers))
 
     def legacy_verdicts(self, scores: Iterable[Score]) -> list[Verdict]:
         return J.legacy_verdicts(scores)

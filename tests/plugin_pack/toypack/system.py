@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from memeval.contracts import Capabilities, SystemContext, SystemKind
+from memeval.contracts import Capabilities, Setting, SystemContext, SystemKind
 from memeval.records import Memory, Session
 
 
@@ -14,6 +14,7 @@ class ToyMemory:
     version: ClassVar[str] = "0.1"
     kind: ClassVar[SystemKind] = "memory"
     capabilities: ClassVar[Capabilities] = Capabilities()
+    setting: ClassVar[Setting] = "online-retrieval"
 
     def __init__(self, ctx: SystemContext | None = None, forget: bool = False) -> None:
         self.forget = forget

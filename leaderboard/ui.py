@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from memeval.audit import env_secrets, redact
+from memeval.redact import env_secrets, redact
 from memeval.errors import UserError
 from memeval.leaderboard.data import csv_bytes
 from memeval.report_render import KV, Image, Section, Table

@@ -1,4 +1,4 @@
-"""Hash-chained, append-only audit log (`runs/<id>/audit.jsonl`), its verifier, and the redactor.
+"""Hash-chained, append-only audit log (`runs/<id>/audit.jsonl`) and its verifier.
 
 Each line is one `AuditEvent`; `sha256` covers the canonical JSON of the event without `sha256`
 and `prev_sha256` links to the previous line, so editing, deleting, inserting or reordering a line
@@ -11,96 +11,29 @@ import hashlib
 import json
 import math
 import os
-import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from memeval.artifacts import check
 from memeval.errors import UserError
 from memeval.records import AuditEvent
+from memeval.redact import env_secrets, redact
 
 try:  # POSIX only; elsewhere a second writer process is not prevented
     import fcntl
 except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
-RUN_START, RUN_END, RUN_RESUME = "run.start", "run.end", "run.resume"
+RUN_START, RUN_END, RUN_RESUME, RUN_RESCORE = "run.start", "run.end", "run.resume", "run.rescore"
 MEMORY_WRITE, MEMORY_UPDATE, MEMORY_DELETE = "memory.write", "memory.update", "memory.delete"
 JUDGE_VERDICT, SAMPLE_ERROR, GATE_DECISION = "judge.verdict", "sample.error", "gate.decision"
 ROLLBACK, AUDIT_REPAIR = "rollback", "audit.repair"
 GENESIS = "0" * 64  # prev_sha256 of seq 0
-
-# --- redaction ------------------------------------------------------------------------------
-MASK = "***"
-_VAL = r"[^&\s#\"',;]+"
-_TEXT_PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@?#]+@"), rf"\1{MASK}@"),  # URL userinfo
-    # length/digit guard so prose ("the bearer of bad news") in memory text survives
-    (re.compile(r"(?i)\b(bearer)\s+(?:(?=[\w.~+/=-]*\d)[\w.~+/=-]{8,}|[\w.~+/=-]{20,})"),
-     rf"\1 {MASK}"),
-    (re.compile(r"(?i)\b(authorization:\s*)\S+(?:\s+\S+)?"), rf"\1{MASK}"),  # header as text
-    (re.compile(r"sk-[A-Za-z0-9_-]{16,}"), f"sk-{MASK}"),  # OpenAI / Anthropic style keys
-    (re.compile(r"\b(gh[pousr]_|hf_|xox[abp]-)[A-Za-z0-9_-]{16,}"), rf"\1{MASK}"),
-    (re.compile(r"\bAKIA[0-9A-Z]{16}\b"), MASK),  # AWS access key id
-    # key=value in query strings and free text (error messages echo URLs); `\b` spares max_token=
-    (re.compile(r"(?i)\b((?:api[_-]?key|(?:access|auth|refresh)[_-]?token|token|password|passwd"
-                rf"|pwd|secret|client[_-]?secret)=){_VAL}"), rf"\1{MASK}"),
-    (re.compile(rf"(?i)([?&](?:key|sig|signature)=){_VAL}"), rf"\1{MASK}"),
-]
-_SECRET_PARTS = {"token", "password", "passwd", "pwd", "secret", "secrets", "authorization",
-                 "auth", "cookie", "credential", "credentials", "apikey"}
-_SECRET_JOINED = ("apikey", "accesskey", "privatekey", "secretkey", "clientsecret")
-_ENV_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
-
-
-def _is_secret_key(key: str) -> bool:
-    """api_key, Authorization, access_token, x-api-key: yes; prompt_tokens, max_tokens: no."""
-    parts = [p.lower() for p in re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", key)]
-    joined = "".join(parts)
-    return bool(_SECRET_PARTS.intersection(parts)) or any(j in joined for j in _SECRET_JOINED)
-
-
-def _redact_text(text: str, secrets: list[str]) -> str:
-    for s in secrets:  # literal known values first: they may match no pattern
-        text = text.replace(s, MASK)
-    for pattern, repl in _TEXT_PATTERNS:
-        text = pattern.sub(repl, text)
-    return text
-
-
-def redact(obj: Any, secrets: Iterable[str] = ()) -> Any:
-    """Copy of `obj` with credentials masked: strings (patterns + the literal `secrets`), dict
-    keys, and every string under a secret-named key. Numbers stay (token counts survive)."""
-    return _redact(obj, sorted({s for s in secrets if s}, key=len, reverse=True), False)
-
-
-def _redact(obj: Any, secrets: list[str], force: bool) -> Any:
-    if isinstance(obj, str):
-        return MASK if force else _redact_text(obj, secrets)
-    if isinstance(obj, bytes):
-        return _redact(obj.decode("utf-8", "replace"), secrets, force)
-    if isinstance(obj, Mapping):
-        return {(_redact_text(k, secrets) if isinstance(k, str) else k):
-                _redact(v, secrets, force or (isinstance(k, str) and _is_secret_key(k)))
-                for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        return [_redact(v, secrets, force) for v in obj]
-    if hasattr(obj, "model_dump"):  # pydantic records
-        return _redact(obj.model_dump(mode="json"), secrets, force)
-    return obj
-
-
-def env_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
-    """Values of env vars named like *KEY*/*TOKEN*/*SECRET*/*PASSWORD* (>= 8 chars) to scrub."""
-    env = os.environ if environ is None else environ
-    # *_PATH/_FILE/_DIR hold locations, not credentials; scrubbing them would mangle every path
-    return sorted({v for k, v in env.items() if len(v) >= 8 and not k.upper().endswith(
-        ("_PATH", "_FILE", "_DIR")) and any(w in k.upper() for w in _ENV_WORDS)})
-
 
 # --- hashing and verification ---------------------------------------------------------------
 def _canonical(data: Any) -> bytes:
@@ -119,6 +52,7 @@ class VerifyResult:
     reason: str
     last_sha256: str | None  # of the last valid event
     ended: bool = False  # the last valid event is run.end
+    artifact: str | None = None  # the run-folder file found altered (not audit.jsonl itself)
 
 
 @dataclass
@@ -253,8 +187,22 @@ def verify(path: str | os.PathLike[str], expected_tail: Mapping[str, Any] | None
     return res(True, None, f"{st.n} events, chain intact{note}")
 
 
+def last_seal(path: Path) -> tuple[int, str] | None:
+    """(audit line, checksums sha256) of the newest event that sealed the run's artifacts, or
+    None: none did (memeval 0.1 runs, an unfinished first stretch), or a run resumed after it
+    (the artifacts are legitimately being written again)."""
+    seal = None
+    for lineno, ev in enumerate(read_events(path), 1):
+        if "checksums_sha256" in ev.payload:
+            seal = (lineno, str(ev.payload["checksums_sha256"]))
+        elif ev.kind in (RUN_START, RUN_RESUME):
+            seal = None
+    return seal
+
+
 def verify_run(run_dir: str | os.PathLike[str]) -> VerifyResult:
-    """verify() `run_dir/audit.jsonl` against `run_dir/manifest.json` (its `audit_tail`)."""
+    """verify() `run_dir/audit.jsonl` against `run_dir/manifest.json` (its `audit_tail`), then
+    every artifact against the checksums the newest sealing event recorded."""
     run_dir = Path(run_dir)
     mpath = run_dir / "manifest.json"
     manifest: dict[str, Any] = {}
@@ -262,10 +210,23 @@ def verify_run(run_dir: str | os.PathLike[str]) -> VerifyResult:
         try:
             manifest = json.loads(mpath.read_text(encoding="utf-8"))
         except json.JSONDecodeError as e:
-            raise UserError(f"{mpath}: line {e.lineno}: not valid JSON ({e.msg})") from None
+            return VerifyResult(False, 0, None, f"manifest.json line {e.lineno}: not valid JSON "
+                                f"({e.msg})", None, artifact="manifest.json")
     finished = bool(manifest.get("finished")) or manifest.get("status") in (
         "finished", "done", "complete", "completed")
-    return verify(run_dir / "audit.jsonl", manifest.get("audit_tail"), finished=finished)
+    res = verify(run_dir / "audit.jsonl", manifest.get("audit_tail"), finished=finished)
+    if not res.ok:
+        return res
+    seal = last_seal(run_dir / "audit.jsonl")
+    if seal is None:
+        return replace(res, reason=res.reason + "; no artifact checksums sealed (a run in "
+                                                "progress, or written by memeval 0.1)")
+    problem = check(run_dir, seal[1])
+    if problem:
+        return replace(res, ok=False, first_bad_line=None, artifact=problem.split()[0],
+                       reason=f"{problem}, since the seal at audit line {seal[0]}")
+    return replace(res, reason=res.reason + f"; every artifact matches the seal at audit line "
+                                            f"{seal[0]}")
 
 
 # --- writer ---------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import httpx
 
 from memeval.endpoint import Endpoint
 from memeval.jsontext import loads_lenient
-from memeval.errors import EndpointDown
+from memeval.errors import EndpointDown, UserError
 from memeval.llm_cache import ResponseCache, cache_key
 
 T = TypeVar("T")
@@ -270,6 +270,10 @@ class LLMClient:
             if resp.status_code in (408, 409, 429) or resp.status_code >= 500:
                 last = f"HTTP {resp.status_code}: {text}"
                 continue
+            if resp.status_code in (401, 403):  # no request will pass: the user must fix the key
+                raise UserError(f"{self.endpoint.base_url} refused the API key (HTTP "
+                                f"{resp.status_code}: {text[:200]}); give it in the URL "
+                                "(http://user:KEY@host/v1::MODEL) or in MEMEVAL_LLM_API_KEY")
             raise LLMError(f"{self.endpoint.base_url}{path} answered HTTP {resp.status_code}: {text}")
         raise EndpointDown(f"LLM endpoint {self.endpoint.base_url} ({self.endpoint.model}) failed "
                            f"after {self.retries + 1} attempts: {last}")

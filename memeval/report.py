@@ -8,7 +8,8 @@ import shlex
 from pathlib import Path
 
 from memeval import stats
-from memeval.audit import env_secrets, verify_run
+from memeval.audit import verify_run
+from memeval.redact import env_secrets
 from memeval.card import card_section, cost_line, estimate_text, wall_time
 from memeval.comparison import compare_runs
 from memeval.contracts import Results

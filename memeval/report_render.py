@@ -1,7 +1,7 @@
 """Rendering of `memeval report`: one document model, two outputs (self-contained HTML with
 base64 PNG plots and inline CSS; Markdown), and the matplotlib plots (Agg, no pyplot state).
 
-Every text that reaches a file passes through `memeval.audit.redact` here, at the last moment,
+Every text that reaches a file passes through `memeval.redact.redact` here, at the last moment,
 so no section can forget it. Images are not text and are left alone.
 """
 
@@ -19,7 +19,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display, no GUI toolkit: reports are built on servers and in CI
 from matplotlib.figure import Figure  # noqa: E402
 
-from memeval.audit import redact  # noqa: E402
+from memeval.redact import redact  # noqa: E402
 
 
 @dataclass

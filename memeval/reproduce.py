@@ -102,6 +102,10 @@ def reproduce(run: Path, out: Path | None, opts: LLMOptions, console: Any,
         warn(f"reproducing {folder.path} -> {out}")
         new = Runner(llm, console).run(spec, out, ["memeval", "reproduce", str(run), "--out",
                                                    str(out)])
+    was, now = ((mf.task.get("data") or {}).get("sha256") for mf in (m, new.manifest()))
+    if was != now:
+        warn(f"[yellow]warning: the data file changed since the original run (sha256 {was} "
+             f"-> {now}); results may legitimately move")
     rep = Reproduction(original=str(folder.path), rerun=str(new.path), created=utcnow(),
                        llm_identity_original=cfg.get("llm"), llm_identity_rerun=ident,
                        checks=check(folder.results(), new.results()))

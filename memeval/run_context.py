@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from memeval.audit import read_events, redact
+from memeval.audit import read_events
+from memeval.redact import redact
 from memeval.records import Memory
 
 T = TypeVar("T")

@@ -14,12 +14,14 @@ from rich.console import Console
 
 from memeval import __version__, registry
 from memeval.aio import completed
-from memeval.audit import AuditLog, env_secrets, redact
+from memeval.artifacts import seal
+from memeval.audit import AuditLog
 from memeval.contracts import SystemContext
 from memeval.errors import EndpointDown, UserError, unknown_name
 from memeval.manifest import config_sha256, git_info, machine_info, package_versions
 from memeval.progress import progress
 from memeval.records import Prediction, RunManifest, Sample, utcnow
+from memeval.redact import env_secrets, redact
 from memeval.run_context import RunContext, logged_memory_events
 from memeval.runfolder import RUN_FORMAT, JsonlWriter, RunFolder
 from memeval.scoring import score_run
@@ -151,11 +153,15 @@ class Runner:
                       "errors": sum(p.error is not None for p in preds.values()),
                       "internal_failures": system_info.get("internal_failures", {})}
             cost = self.llm.ledger.summary() if self.llm is not None else {}
-            tail = audit.run_end({"status": status, **counts})
-            audit.close()
             manifest.status, manifest.finished = status, utcnow()
-            manifest.counts, manifest.cost, manifest.audit_tail = counts, cost, tail or {}
+            manifest.counts, manifest.cost = counts, cost
             manifest.system = {**manifest.system, "info": system_info}
+            folder.write_manifest(manifest)  # all but the audit tail, which run.end moves
+            # run.end seals every artifact: an edit to any file is found by `audit verify`
+            tail = audit.run_end({"status": status, **counts,
+                                  "checksums_sha256": seal(folder.path)})
+            audit.close()
+            manifest.audit_tail = tail or {}
             folder.write_manifest(manifest)
 
     async def _generate(self, task: Any, system: Any, pending: list[Sample], ctx: RunContext,

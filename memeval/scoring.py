@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from memeval.aio import completed
-from memeval.audit import JUDGE_VERDICT
+from memeval.artifacts import check, seal
+from memeval.audit import JUDGE_VERDICT, RUN_RESCORE, AuditLog, last_seal, verify
 from memeval.contracts import Results
 from memeval.errors import UserError
 from memeval.records import Prediction, Score, Verdict
@@ -122,3 +123,32 @@ def _relative(path: Path, root: Path) -> str:
         return Path(path).resolve().relative_to(root.resolve()).as_posix()
     except ValueError:  # a plots_dir outside the run folder: kept as given
         return str(path)
+
+
+def guard_rescore(folder: RunFolder, rewrites: frozenset[str]) -> None:
+    """Before `memeval score` rewrites `rewrites`: the chain must be intact and every other
+    artifact as sealed, or re-scoring would seal over an edit."""
+    log = folder.audit_path
+    if not log.exists():
+        return  # no log to extend: a new one starts (e.g. a folder copied without its log)
+    res = verify(log)
+    if not res.ok:
+        raise UserError(f"{log}: {res.reason}; refusing to re-score over a broken audit trail")
+    sealed = last_seal(log)
+    problem = check(folder.path, sealed[1], skip=rewrites) if sealed else None
+    if problem:
+        raise UserError(f"{folder.path}: {problem} since the seal at audit line {sealed[0]}; "
+                        "refusing to re-score (it would seal the edit)")
+
+
+def reseal(folder: RunFolder, payload: dict[str, Any]) -> None:
+    """Append run.rescore with the new checksums and move the manifest's audit tail to it."""
+    log = AuditLog(folder.audit_path)
+    try:
+        log.emit(RUN_RESCORE, "memeval.scoring", {**payload, "checksums_sha256": seal(folder.path)})
+        tail = log.tail
+    finally:
+        log.close()
+    m = folder.manifest()
+    m.audit_tail = tail
+    folder.write_manifest(m)

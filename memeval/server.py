@@ -78,8 +78,9 @@ class EmbeddedServer:
 
     def __init__(self, *, n_ctx: int = CONTEXT_WINDOW, port: int | None = None,
                  threads: int | None = None, log_path: Path | None = None,
-                 kv_cache: bool = True):
+                 kv_cache: bool = True, api_key: str | None = None):
         self.model = model_path()
+        self.api_key = api_key  # the server then refuses requests without this bearer key
         self.kv_cache = kv_cache
         self.n_ctx = n_ctx
         self.port = port or free_port()
@@ -109,6 +110,8 @@ class EmbeddedServer:
             # (Mem0 extract/update, A-Mem analyze/evolve) keep their long shared instructions.
             # Not part of the endpoint identity: llama.cpp already reuses the previous prefix.
             cmd += ["--cache", "True", "--cache_size", str(KV_CACHE_BYTES)]
+        if self.api_key:
+            cmd += ["--api_key", self.api_key]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
@@ -119,7 +122,8 @@ class EmbeddedServer:
                 raise UserError(f"the embedded LLM server exited (code {self.proc.returncode}); "
                                 f"see {self.log_path}")
             try:
-                if httpx.get(f"{self.url}/models", timeout=2).status_code == 200:
+                auth = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+                if httpx.get(f"{self.url}/models", timeout=2, headers=auth).status_code == 200:
                     return self
             except httpx.TransportError:
                 pass

@@ -27,6 +27,8 @@ class Suite:
     systems: list[str]
     seeds: list[int]
     judge: str | None = None
+    compare: bool = False  # end with `memeval compare` of the suite's runs of each task
+    epilogue: str = ""  # printed at the end: what the results can and cannot show
     path: str = ""
 
 
@@ -56,7 +58,8 @@ def load(name_or_path: str) -> Suite:
         raise UserError(f"{path}{where}: invalid YAML ({getattr(e, 'problem', e)})") from e
     if not isinstance(raw, dict):
         raise UserError(f"{path}: a suite must be a mapping with 'tasks' and 'systems'")
-    allowed = {"name", "description", "tasks", "systems", "seeds", "judge"}
+    allowed = {"name", "description", "tasks", "systems", "seeds", "judge", "compare",
+               "epilogue"}
     extra = set(raw) - allowed
     if extra:
         raise UserError(f"{path}: unknown key(s) {', '.join(sorted(extra))}; "
@@ -73,4 +76,5 @@ def load(name_or_path: str) -> Suite:
     return Suite(name=str(raw.get("name", path.stem)), description=str(raw.get("description", "")),
                  tasks=tasks, systems=list(raw.get("systems") or []),
                  seeds=[int(s) for s in raw.get("seeds") or [0]], judge=raw.get("judge"),
-                 path=str(path))
+                 compare=bool(raw.get("compare", False)),
+                 epilogue=str(raw.get("epilogue") or "").strip(), path=str(path))

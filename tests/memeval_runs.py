@@ -53,7 +53,7 @@ def locomo_subset(per_conv: dict[int, int] | None = None, tag: str = "") -> Path
     return out
 
 
-def memeval(*args: str, env: dict[str, str] | None = None, timeout: float = 1200,
+def memeval(*args: str, env: dict[str, str] | None = None, timeout: float = 800,
             check: bool = True) -> subprocess.CompletedProcess[str]:
     """`python -m memeval ARGS` with the shared response cache; output captured."""
     full = {**os.environ, "MEMEVAL_CACHE_DIR": str(CACHE), "COLUMNS": "200", **(env or {})}

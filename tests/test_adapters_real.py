@@ -1,8 +1,10 @@
 """The real memory libraries (a-mem, mem0ai, langmem) against the real embedded SmolLM2 server.
 
 Inputs are real LoCoMo turns, a few per session: every library call here is a real LLM call
-(1-10 s each on 2 CPU cores when the machine is otherwise idle). Output-dependent assertions are
-limited to what holds for any model: SmolLM2 may extract nothing, and that must be visible.
+(1-10 s each on 2 CPU cores when the machine is otherwise idle). What each library does with
+SmolLM2 on these inputs was measured (greedy decoding: the same every time) and is asserted:
+A-Mem and LangMem store memories; Mem0 stores nothing, because SmolLM2's update decision
+names memory ids that do not exist, and that failure must be counted, not silent.
 """
 
 from __future__ import annotations
@@ -85,9 +87,11 @@ def test_add_reports_memories_that_search_finds(filled, client):
         hits = system.search("conv/Caroline", "LGBTQ support group", 5)
         assert any("LGBTQ support group" in h.text for h in hits)
         assert all(h.timestamp == "8 May 2023, 13:56" for h in hits)
-    # SmolLM2 often stores nothing through mem0/langmem; then the reason must be on record.
-    assert adds or info["internal_failures"] or info.get("stats", {}).get("empty_fact_lists"), \
-        f"{name}: nothing stored and nothing counted"
+    failures = info["internal_failures"]
+    if name == "mem0":  # measured: the ADD/UPDATE decision fails (an UPDATE of an unknown id)
+        assert not adds and failures.get("update.action_error", 0) >= 1, (adds, failures)
+    else:  # these inputs make A-Mem (one note per turn) and LangMem store something
+        assert adds, f"{name} stored nothing (failures: {failures})"
     for m in adds:  # whatever the system extracted, search on its own words finds it
         found = system.search("conv/Caroline", m.text, 10)
         assert m.memory_id in {h.memory_id for h in found}, (name, m)
@@ -157,7 +161,7 @@ def test_cli_run_records_internal_failures(llm_spec, tmp_path):
     data.write_text(json.dumps([small]), encoding="utf-8")
     out = tmp_path / "run"
     memeval("run", "--task", "locomo", "--system", "amem:max_tokens=96,k=5", "--limit", "2",
-            "--llm", llm_spec, "--data", str(data), "--out", str(out), timeout=900)
+            "--llm", llm_spec, "--data", str(data), "--out", str(out), timeout=800)
     man = json.loads((out / "manifest.json").read_text())  # counts and cost: provenance
     assert isinstance(man["counts"]["internal_failures"], dict)
     assert man["cost"]["system:amem"]["calls"] == 3  # analysis x2 + one evolution

@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 from memeval import audit
-from memeval.audit import AuditLog, event_hash, redact, verify, verify_run
+from memeval import redact as redaction
+from memeval.audit import AuditLog, event_hash, verify, verify_run
+from memeval.redact import redact
 from memeval.errors import UserError
 from memeval.records import AuditEvent
 
@@ -344,7 +346,7 @@ def test_secrets_never_reach_the_file(tmp_path: Path, monkeypatch: pytest.Monkey
     s = SECRETS
     monkeypatch.setenv("MY_SERVICE_TOKEN", s["env"])
     path = tmp_path / "audit.jsonl"
-    log = AuditLog(path, secrets=[s["explicit"], *audit.env_secrets()])
+    log = AuditLog(path, secrets=[s["explicit"], *redaction.env_secrets()])
     log.emit(audit.RUN_START, "runner", {
         "error": f"401 from server, key {s['sk']} rejected",
         "base_url": f"https://{s['user']}:{s['userpass']}@llm.example.com/v1",
@@ -384,4 +386,4 @@ def test_env_secrets() -> None:
     env = {"OPENAI_API_KEY": "sk-aaaaaaaaaaaaaaaaaaaa", "HF_TOKEN": "hf_short",
            "DB_PASSWORD": "pw", "TOKENIZERS_PARALLELISM": "false", "HOME": "/home/someone",
            "SSH_KEY_PATH": "/home/someone/.ssh/id", "client_secret": "abcdefgh1"}
-    assert audit.env_secrets(env) == ["abcdefgh1", "hf_short", "sk-aaaaaaaaaaaaaaaaaaaa"]
+    assert redaction.env_secrets(env) == ["abcdefgh1", "hf_short", "sk-aaaaaaaaaaaaaaaaaaaa"]

@@ -9,8 +9,8 @@ import pytest
 
 import memeval_runs as mr
 from memeval.comparison import CompareReport, compare_runs
-from memeval.runs import parse_stratum
 from memeval.errors import UserError
+from memeval.runs import parse_stratum
 
 pytestmark = pytest.mark.slow
 
@@ -37,13 +37,14 @@ def test_refuses_runs_of_another_task_version(pair: tuple[Path, Path], tmp_path:
     from memeval import cli
     from memeval.tasks.locomo.task import LoCoMoTask
 
+    current = LoCoMoTask.version
     monkeypatch.setattr(LoCoMoTask, "version", "0.9-test")
     monkeypatch.setenv("MEMEVAL_CACHE_DIR", str(mr.CACHE))
     out = tmp_path / "old-version"
     assert cli.main(["run", "--task", "locomo", "--data", str(mr.locomo_subset()), "--system",
                      "no-memory", "--limit", "20", "--out", str(out)]) == 0
     assert json.loads((out / "manifest.json").read_text())["task"]["version"] == "0.9-test"
-    with pytest.raises(UserError, match="task version differs.*'1.0'.*'0.9-test'"):
+    with pytest.raises(UserError, match=f"task version differs.*'{current}'.*'0.9-test'"):
         compare_runs([pair[1], out])
 
 
@@ -120,3 +121,28 @@ def test_unknown_metric_and_bad_stratum_are_user_errors(pair: tuple[Path, Path])
     assert res.returncode == 2 and "did you mean 'f1_official'" in res.stderr
     with pytest.raises(UserError, match="KEY=VALUE"):
         parse_stratum(["category"])
+
+
+def test_reproduce_flags_metrics_that_moved_and_exits_1(tmp_path: Path) -> None:
+    """A real rerun whose outcome differs: the data's gold answers changed after the original
+    run (e.g. a corrected key), so the same answers now score otherwise."""
+    data = tmp_path / "locomo.json"
+    data.write_bytes(mr.locomo_subset().read_bytes())
+    original = tmp_path / "original"
+    mr.memeval("run", "--task", "locomo:categories=4", "--data", str(data), "--system",
+               "rag-bm25:k=2", "--out", str(original))  # answers: cache hits of mr.bm25()
+    before = json.loads((original / "metrics.json").read_text())
+    assert before["metrics"]["f1_official"]["overall"]["all"]["mean"] > 0  # precondition
+    convs = json.loads(data.read_text())
+    for c in convs:
+        for q in c["qa"]:
+            if q["category"] == 4:
+                q["answer"] = "zzz qqq"  # no answer can share a token with this
+    data.write_text(json.dumps(convs))
+    res = mr.memeval("reproduce", str(original), "--out", str(tmp_path / "again"), check=False)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "differ beyond the original CI: " in res.stdout and "f1_official" in res.stdout
+    assert "the data file changed since the original run" in res.stderr
+    rep = json.loads((tmp_path / "again" / "reproduction.json").read_text())
+    moved = {c["metric"]: c for c in rep["checks"]}
+    assert moved["f1_official"]["differs"] and moved["f1_official"]["rerun"] == 0.0

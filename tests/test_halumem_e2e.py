@@ -49,35 +49,3 @@ def test_missing_data_names_the_way_out():
     proc = memeval("run", "--suite", "halumem", "--llm", "http://127.0.0.1:9/v1::m", check=False)
     assert proc.returncode == 2 and "--data PATH" in proc.stderr and "halumem-synth" in proc.stderr
     assert "Traceback" not in proc.stderr
-
-
-@pytest.mark.slow
-def test_resumed_judging_reuses_stored_verdicts_and_the_cache(tmp_path, llm_spec):
-    """A run killed during judging loses at most an unfinished batch: finished sessions'
-    verdicts are kept as stored, and the lost batch is re-asked from the response cache."""
-    out = tmp_path / "resume"
-    args = ["run", "--task", "halumem-synth:size=tiny", "--limit", "2", "--system", "oracle",
-            "--judge", "llm", "--llm", llm_spec, "--out", str(out)]
-    memeval(*args)
-    verdicts = out / "verdicts.jsonl"
-    rows = [json.loads(x) for x in verdicts.read_text().splitlines()]
-    first = rows[0]["prediction_id"]
-    kept = [r for r in rows if r["prediction_id"] == first]
-    lost = [r for r in rows if r["prediction_id"] != first]
-    assert kept and lost
-    metrics = (out / "metrics.json").read_bytes()
-    # What a kill mid-judging leaves: the first batch whole, the second one torn.
-    torn = "".join(json.dumps(r) + "\n" for r in kept) + json.dumps(lost[0])[:40]
-    verdicts.write_text(torn)
-    manifest = json.loads((out / "manifest.json").read_text())
-    manifest["status"] = "aborted"
-    (out / "manifest.json").write_text(json.dumps(manifest))
-    memeval(*args)
-    judge = json.loads((out / "manifest.json").read_text())["cost"]["judge"]
-    assert judge["calls"] >= len(lost) - sum(r["judge"].startswith("rule:") for r in lost)
-    assert judge["cache_hits"] == judge["calls"]  # not one verdict asked of the server again
-    final = [json.loads(x) for x in verdicts.read_text().splitlines()]
-    assert [r for r in final if r["prediction_id"] == first] == kept
-    assert len(final) == len(rows)
-    assert (out / "metrics.json").read_bytes() == metrics  # the same results as before
-    assert verify_run(out).ok

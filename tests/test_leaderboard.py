@@ -147,6 +147,8 @@ def test_rank_column_is_memeval_compare_ranking(root: Path, tmp_path: Path) -> N
     assert "no-memory: not ranked" in captions and "judge" in captions
     assert "the only run of setting parametric-only" in captions  # locomo/no-memory
     assert "cross-setting comparison" in captions
+    assert "gold ceiling (audit dial481/locomo-audit" in captions  # beside the LoCoMo table
+    assert "gold_ceiling" in table_for(at, LOCOMO[0]).columns
     assert any(s.value.startswith("Three-setting view") for s in at.subheader)
 
 

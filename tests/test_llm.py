@@ -105,14 +105,12 @@ def test_concurrent_requests_are_bounded_and_all_answered(llm_server):
 def test_unreachable_endpoint_fails_after_retries_with_one_message():
     port = free_port()  # nothing listens here
     client = LLMClient(Endpoint(f"http://127.0.0.1:{port}/v1", "m"), retries=2, backoff_s=0.05)
-    t0 = time.perf_counter()
     try:
         with pytest.raises(EndpointDown, match=rf"127.0.0.1:{port}/v1 \(m\) failed after 3 attempts"):
             client.chat_sync(Q)
         assert client.ledger.summary()["answerer"]["failures"] == 1
     finally:
         client.close()
-    assert time.perf_counter() - t0 < 5
 
 
 @pytest.mark.slow

@@ -91,3 +91,23 @@ def test_samples_have_stable_ids_clusters_and_limit():
 def test_bundled_copy_is_byte_identical():
     assert sha256_file(loader.bundled_path()) == loader.EXPECTED_SHA256
     assert sha256_file(shared_path(LOCOMO)) == loader.EXPECTED_SHA256
+
+
+def test_the_demo_draws_across_conversations_and_categories():
+    """The demo suite: a seeded, category-stratified draw over all ten conversations (so its
+    CIs and paired test have clusters), the same questions for every system."""
+    from collections import Counter
+
+    from memeval import suite as suites
+
+    demo = suites.load("demo")
+    assert demo.compare and "cannot show" in demo.epilogue
+    task = LoCoMoTask(data=str(shared_path(LOCOMO)), **demo.tasks[0].options)
+    drawn = list(task.samples())
+    assert len(drawn) == 40
+    assert set(Counter(s.input["category"] for s in drawn).values()) == {8}
+    assert len({s.cluster for s in drawn}) >= 8
+    again = LoCoMoTask(data=str(shared_path(LOCOMO)), **demo.tasks[0].options)
+    assert [s.sample_id for s in again.samples()] == [s.sample_id for s in drawn]
+    other_seed = LoCoMoTask(data=str(shared_path(LOCOMO)), seed=1, **demo.tasks[0].options)
+    assert [s.sample_id for s in other_seed.samples()] != [s.sample_id for s in drawn]

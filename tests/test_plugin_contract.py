@@ -95,3 +95,13 @@ def test_leaderboard_data_layer_ranks_the_plugin_runs(runs) -> None:
     ranks = rank_runs(scan.runs).ranks
     assert ranks[("full", "hit")] == "1" and ranks[("forgetful", "hit")] == "2"
     assert ranks[("full", "miss_rate")] == "1"
+
+
+def test_a_suite_can_end_with_the_paired_comparison(tmp_path: Path) -> None:
+    suite = tmp_path / "toy-suite.yaml"
+    suite.write_text("name: toy\ntasks:\n  - task: toy-recall\nsystems: [toy-mem, "
+                     "'toy-mem:forget=true']\njudge: rule\ncompare: true\n"
+                     "epilogue: what the toy can show\n")
+    out = cli("run", "--suite", str(suite), "--out", str(tmp_path / "runs")).stdout
+    assert "paired comparison on toy-recall" in out and "paired differences A - B" in out
+    assert out.rstrip().endswith("what the toy can show")

@@ -43,23 +43,36 @@ def test_report_html_is_self_contained_and_complete(tmp_path: Path) -> None:
 
 
 def test_no_secret_reaches_any_file(tmp_path: Path) -> None:
-    env = {"OPENAI_API_KEY": mr.FAKE_ENV_KEY}
-    run = tmp_path / "secret-run"
-    with EmbeddedServer() as srv:
+    """The keys here are really used: the server refuses requests without its key, so the run
+    only works because memeval sent it (from MEMEVAL_LLM_API_KEY, or the URL's userinfo), and
+    none of it may reach a file. OPENAI_API_KEY is set too: a URL endpoint must never send it."""
+    env = {"MEMEVAL_LLM_API_KEY": mr.FAKE_ENV_KEY, "OPENAI_API_KEY": "sk-openai-" + "x" * 24}
+    run, via_url = tmp_path / "secret-run", tmp_path / "url-run"
+    args = ["--task", "locomo", "--data", str(mr.locomo_subset()), "--system", "no-memory",
+            "--limit", "5"]
+    with EmbeddedServer(api_key=mr.FAKE_ENV_KEY) as srv:
+        plain = f"http://127.0.0.1:{srv.port}/v1::{MODEL_ALIAS}"
+        refused = mr.memeval("run", *args, "--llm", plain, "--out", str(tmp_path / "no-key"),
+                             "--retries", "0", check=False)
+        assert refused.returncode == 2 and "401" in refused.stderr  # the key is needed
+        mr.memeval("run", *args, "--llm", plain, "--out", str(run), env=env)
+    with EmbeddedServer(api_key=mr.URL_SECRET) as srv:
         url = f"http://user:{mr.URL_SECRET}@127.0.0.1:{srv.port}/v1::{MODEL_ALIAS}"
-        mr.memeval("run", "--task", "locomo", "--data", str(mr.locomo_subset()), "--system",
-                   "no-memory", "--limit", "20", "--llm", url, "--out", str(run), env=env)
-    mr.memeval("report", str(run), env=env)
-    files = [p for p in run.rglob("*") if p.is_file()]
-    assert {"report.html", "report.md", "manifest.json", "audit.jsonl",
-            "predictions.jsonl"} <= {p.name for p in files}
-    for p in files:
-        data = p.read_bytes()
-        for secret in (mr.FAKE_ENV_KEY, mr.URL_SECRET, "SECRET123456789"):
-            assert secret.encode() not in data, f"{secret!r} leaked into {p}"
-    # the endpoint is still identified (without its credentials), and the run really ran
-    assert "127.0.0.1" in (run / "report.html").read_text()
-    assert "***@127.0.0.1" in (run / "manifest.json").read_text()
+        mr.memeval("run", *args, "--llm", url, "--out", str(via_url), env=env)
+    for folder in (run, via_url):
+        mr.memeval("report", str(folder), env=env)
+        files = [p for p in folder.rglob("*") if p.is_file()]
+        assert {"report.html", "report.md", "manifest.json", "audit.jsonl",
+                "predictions.jsonl"} <= {p.name for p in files}
+        for p in files:
+            data = p.read_bytes()
+            for secret in (mr.FAKE_ENV_KEY, mr.URL_SECRET, env["OPENAI_API_KEY"],
+                           "SECRET123456789"):
+                assert secret.encode() not in data, f"{secret!r} leaked into {p}"
+        # the endpoint is still identified (without its credentials), and the run really ran
+        assert "127.0.0.1" in (folder / "report.html").read_text()
+        assert len((folder / "predictions.jsonl").read_text().splitlines()) == 5
+    assert "***@127.0.0.1" in (via_url / "manifest.json").read_text()
 
 
 def test_report_of_a_missing_run_is_a_user_error(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from helpers import REPO, memeval
+from shared_data import HALUMEM_USER, shared_path
 from memeval.audit import verify_run
 from memeval.server import EmbeddedServer
 
@@ -101,3 +102,101 @@ def test_server_down_mid_run_fails_clearly_and_keeps_results(tmp_path):
         memeval(*args, env=env)
     assert len(_preds(out)) == 8
     assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
+
+
+def _killed_mid_run(args: list[str], out: Path, watch: str, at: int) -> list[str]:
+    """Start `memeval run ARGS --out OUT`, SIGKILL it once `watch` holds `at` lines; return the
+    lines of `watch` the kill left (the run must have been cut short, not finished)."""
+    proc = subprocess.Popen([sys.executable, "-m", "memeval", "run", *args, "--out", str(out)],
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=os.environ.copy())
+    path = out / watch
+    deadline = time.time() + 700
+    while time.time() < deadline and proc.poll() is None:
+        if path.exists() and path.read_bytes().count(b"\n") >= at:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, f"run ended (rc={proc.poll()}) before {at} lines of {watch}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert json.loads((out / "manifest.json").read_text())["status"] == "running"  # no goodbye
+    return path.read_text().splitlines()
+
+
+def _metrics(out: Path) -> dict:
+    return json.loads((out / "metrics.json").read_text())["metrics"]
+
+
+@pytest.mark.slow
+def test_sigkill_of_a_memory_library_run_then_resume(tmp_path, llm_spec):
+    """A-Mem on the real HaluMem user: killed after its first session, resumed (the store is
+    rebuilt from the response cache), and equal to an uninterrupted run made afterwards, whose
+    every library call is then a cache hit (any other store state would change a prompt)."""
+    args = ["--task", "halumem", "--data", str(shared_path(HALUMEM_USER)), "--system",
+            "amem:max_tokens=96", "--limit-sessions", "2", "--judge", "exact", "--llm", llm_spec]
+    killed, ref = tmp_path / "killed", tmp_path / "ref"
+    partial = _killed_mid_run(args, killed, "predictions.jsonl", 1)
+    assert len(partial) == 1
+    memeval("run", *args, "--out", str(killed))
+    memeval("run", *args, "--out", str(ref))
+    cost = json.loads((ref / "manifest.json").read_text())["cost"]["system:amem"]
+    assert cost["calls"] > 0 and cost["cache_hits"] == cost["calls"], cost
+
+    def same(out: Path) -> list[tuple]:
+        return sorted((p["sample_id"], p["meta"]["extracted"], [q["response"] for q in
+                       p["meta"].get("qa", [])]) for p in _preds(out))
+
+    assert same(killed) == same(ref) and len(same(ref)) == 2
+    assert _metrics(killed) == _metrics(ref)
+    assert verify_run(killed).ok and verify_run(ref).ok
+
+
+@pytest.mark.slow
+def test_sigkill_during_halumem_judging_then_resume(tmp_path, llm_spec):
+    """Killed while the LLM judge works through the verdicts: finished batches are kept, the
+    torn one is judged again, and the result equals an uninterrupted run (made afterwards: all
+    its judge calls are cache hits, so both saw the same verdicts)."""
+    args = ["--task", "halumem-synth:size=tiny,answerer=oracle", "--limit", "2", "--system",
+            "oracle", "--judge", "llm", "--llm", llm_spec]
+    killed, ref = tmp_path / "killed", tmp_path / "ref"
+    partial = _killed_mid_run(args, killed, "verdicts.jsonl", 1)
+    assert partial and not (killed / "metrics.json").exists()  # judging was under way
+    memeval("run", *args, "--out", str(killed))
+    memeval("run", *args, "--out", str(ref))
+    judge = json.loads((ref / "manifest.json").read_text())["cost"]["judge"]
+    assert judge["calls"] > 0 and judge["cache_hits"] == judge["calls"], judge
+    verdicts = [json.loads(x) for x in (killed / "verdicts.jsonl").read_text().splitlines()]
+    whole = []  # the batches the kill left complete: kept as written, never judged again
+    for line in partial:
+        try:
+            whole.append(json.loads(line))
+        except ValueError:  # the torn last line
+            pass
+    done = {v["prediction_id"] for v in whole
+            if sum(w["prediction_id"] == v["prediction_id"] for w in whole) == v["batch"]}
+    kept = [v for v in whole if v["prediction_id"] in done]
+    assert verdicts[:len(kept)] == kept
+    key = lambda v: (v["prediction_id"], v["item"])  # noqa: E731
+    ref_v = [json.loads(x) for x in (ref / "verdicts.jsonl").read_text().splitlines()]
+    strip = lambda v: {k: x for k, x in v.items() if k not in ("cached", "attempts")}  # noqa
+    assert sorted(map(strip, verdicts), key=key) == sorted(map(strip, ref_v), key=key)
+    assert _metrics(killed) == _metrics(ref)
+    assert verify_run(killed).ok
+
+
+@pytest.mark.slow
+def test_sigkill_of_a_parametric_pack_then_resume(tmp_path):
+    """knowledge-capacity with two model sizes: killed after the first model's people are
+    written, resumed (only the second model trains), equal to an uninterrupted run."""
+    args = ["--task", "knowledge-capacity:n=20,sizes=1x16;1x32,exposures=30,warmup=5",
+            "--system", "gpt2-tiny"]
+    killed, ref = tmp_path / "killed", tmp_path / "ref"
+    partial = _killed_mid_run(args, killed, "predictions.jsonl", 20)
+    assert 20 <= len(partial) < 40
+    memeval("run", *args, "--out", str(killed))
+    memeval("run", *args, "--out", str(ref))
+    loss = lambda out: sorted((p["sample_id"], p["meta"]["p1"], p["meta"]["p2"])  # noqa: E731
+                              for p in _preds(out))
+    assert loss(killed) == loss(ref) and len(loss(ref)) == 40
+    assert _metrics(killed) == _metrics(ref)
+    assert verify_run(killed).ok

@@ -1,6 +1,7 @@
 """rrr pack: study/foil sets, rule-based foils, and a tiny model that recognises what it studied."""
 
 import asyncio
+import json
 
 import numpy as np
 import pytest
@@ -113,3 +114,23 @@ def test_tiny_model_recognises_studied_items_and_training_is_seeded():
     _, again = _run()
     fmt = [f"{p.meta.get('loss_studied', 0):.6f} {p.output}" for p in preds]
     assert fmt == [f"{p.meta.get('loss_studied', 0):.6f} {p.output}" for p in again]
+
+
+@pytest.mark.slow
+def test_smollm2_goes_through_memeval_run(tmp_path):
+    """The pretrained system as a user runs it: `memeval run` trains SmolLM2-135M (weights from
+    the bundled GGUF) on 3 studied sentences, probes, writes results, plots and a sealed log."""
+    from helpers import memeval
+
+    out = tmp_path / "rrr-smollm2"
+    memeval("run", "--task", "rrr:n=3,n_unstructured=1,exposures=0;1,retention_steps=1,"
+            "batch_size=2,eval_batch=4", "--system", "smollm2-135m", "--out", str(out),
+            timeout=800)
+    res = json.loads((out / "metrics.json").read_text())
+    assert {"recognition", "recall_exact", "recall_rouge_l"} <= set(res["metrics"])
+    cells = set(res["metrics"]["recognition"]["strata"]["cell"])
+    assert {c.split("@")[1] for c in cells} == {"E0", "E1", "R1"}
+    assert res["plots"] and all((out / p).stat().st_size > 1000 for p in res["plots"])
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["setting"] == "parametric-only" and man["llm"] == {}  # no LLM server started
+    assert memeval("audit", "verify", str(out)).returncode == 0

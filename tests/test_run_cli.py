@@ -36,6 +36,10 @@ def test_run_writes_the_whole_run_folder(bm25_run):
     f1 = metrics["metrics"]["f1_official"]["overall"]["all"]
     assert f1["n"] == 12 and f1["n_clusters"] == 1 and 0 <= f1["mean"] <= 1
     assert "f1_official" in proc.stdout and "strata named by: data (official" in proc.stdout
+    # the audit's ceiling next to the score: the table row and the line under it
+    shown = proc.stdout.replace("\n", " ")
+    assert "gold_ceiling" in shown and "gold ceiling (audit dial481/locomo-audit" in shown
+    assert "clean subset (" in shown
     assert verify_run(out).ok
     kinds = [json.loads(line)["kind"] for line in (out / "audit.jsonl").read_text().splitlines()]
     assert kinds[0] == "run.start" and kinds[-1] == "run.end" and "memory.write" in kinds
@@ -115,3 +119,39 @@ def test_ls_lists_tasks_systems_and_suites():
     for name in ("locomo", "rag-bm25", "rag-dense", "full-context", "no-memory", "demo"):
         assert name in out
     assert "run" in memeval("--help").stdout
+
+
+@pytest.mark.slow
+def test_locomo_llm_judge_end_to_end(tmp_path, llm_spec):
+    """J through `memeval run --judge llm`: two judge runs per answer plus the leniency check;
+    the metric equals the share of CORRECT labels computed here from verdicts.jsonl, the
+    report states the agreement of the two runs, and a re-judge asks the cache only."""
+    out = tmp_path / "judged"
+    memeval("run", "--task", "locomo:judge_runs=2,leniency=true,categories=1;2;3;4",
+            "--system", "rag-bm25:k=2", "--limit", "4", "--judge", "llm", "--llm", llm_spec,
+            "--out", str(out))
+    verdicts = [json.loads(x) for x in (out / "verdicts.jsonl").read_text().splitlines()]
+    judged = [v for v in verdicts if v["kind"] == "llm_judge"]
+    assert len(judged) == 8 and {v["repeat"] for v in judged} == {0, 1}  # 4 answers x 2 runs
+    assert len([v for v in verdicts if v["kind"] == "judge_leniency"]) == 8
+    assert all(v["label"] in ("CORRECT", "WRONG") for v in verdicts if v["valid"])
+    assert {v["judge"] for v in verdicts} == {json.loads(
+        (out / "manifest.json").read_text())["config"]["llm"]}
+    shares = {}
+    for sid in {v["prediction_id"] for v in judged}:
+        labels = [v["label"] for v in judged if v["prediction_id"] == sid and v["valid"]]
+        shares[sid] = sum(lab == "CORRECT" for lab in labels) / len(labels) if labels else 0.0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["metrics"]["llm_judge"]["overall"]["all"]["mean"] == \
+        pytest.approx(sum(shares.values()) / len(shares))
+    assert "judge_leniency" in m["metrics"] and m["judges"]
+    memeval("report", str(out))
+    card = (out / "report.md").read_text()
+    assert "Krippendorff's alpha" in card or "judge runs agree on every item" in card
+    before = json.loads((out / "manifest.json").read_text())
+    memeval("score", str(out), "--rejudge", "--llm", llm_spec)
+    assert json.loads((out / "metrics.json").read_text())["metrics"] == m["metrics"]
+    again = [json.loads(x) for x in (out / "verdicts.jsonl").read_text().splitlines()]
+    assert len(again) == len(verdicts) and all(v["cached"] for v in again if v["valid"])
+    assert before["audit_tail"]["count"] < json.loads(
+        (out / "manifest.json").read_text())["audit_tail"]["count"]  # the re-score is audited

@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import time
 from math import comb
 
 import numpy as np
@@ -440,14 +439,3 @@ def test_agreement_ci_matches_loop_with_same_draws():
     assert o["n_clusters"] == 10 and o["ci"][0] <= o["estimate"] <= o["ci"][1]
     flat = S.agreement_ci([[1, 1, 1], [1, 1, 1]], measure="kappa", n_boot=50)
     assert flat["estimate"] is flat["se"] is flat["ci"] is None  # no variation: undefined
-
-
-# ---- speed -----------------------------------------------------------------------------------
-
-def test_paired_bootstrap_speed():
-    rng = np.random.default_rng(0)
-    lab = rng.integers(0, 20, 3500).astype(str)
-    a, b = rng.random(3500), rng.random(3500)
-    t0 = time.perf_counter()
-    S.paired_bootstrap_diff(a, b, lab, n_boot=10000, seed=0)
-    assert time.perf_counter() - t0 < 1.0

@@ -184,3 +184,63 @@ def test_setup_finds_every_package_folder() -> None:
             os.chdir(cwd)
     found = set(setup.call_args.kwargs["packages"])
     assert found == {m for m, p in MODULES.items() if p.name == "__init__.py"}
+
+
+def test_helper_timeouts_are_below_pytests_own() -> None:
+    """A hung subprocess must fail with its own message, before pytest-timeout kills the test
+    (and with it the output that would say why)."""
+    import inspect
+    import tomllib
+
+    import helpers
+    import memeval_runs
+
+    limit = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["pytest"][
+        "ini_options"]["timeout"]
+    for fn in (helpers.memeval, memeval_runs.memeval):
+        assert inspect.signature(fn).parameters["timeout"].default < limit, fn.__module__
+    long = []
+    for path in sorted((REPO / "tests").glob("test_*.py")):
+        for call in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            func = getattr(call, "func", None)
+            name = getattr(func, "id", None) or getattr(func, "attr", None)
+            if name not in ("memeval", "cli", "run", "communicate", "wait"):
+                continue  # e.g. Playwright's timeouts are milliseconds of a page wait
+            for kw in call.keywords:
+                if kw.arg == "timeout" and isinstance(kw.value, ast.Constant) \
+                        and kw.value.value >= limit:
+                    long.append((path.name, kw.value.value))
+    assert not long
+
+
+def _documented_names() -> set[str]:
+    import re
+
+    names = set()
+    for doc in ("README.md", "CONTRIBUTING.md", "adapters/README.md"):
+        names |= set(re.findall(r"`(memeval(?:\.[A-Za-z_][A-Za-z0-9_]*)+)`",
+                                (REPO / doc).read_text(encoding="utf-8")))
+    return names
+
+
+@pytest.mark.parametrize("name", sorted(_documented_names()))
+def test_every_documented_name_imports_as_written(name: str) -> None:
+    """`memeval.tasks.locomo.score_answer` in the README is `from memeval.tasks.locomo import
+    score_answer`: each dotted name the docs give is a module or an attribute of one."""
+    import importlib
+
+    parts = name.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for attr in parts[cut:]:
+            assert hasattr(obj, attr), f"{name}: {'.'.join(parts[:cut])} has no {attr}"
+            obj = getattr(obj, attr)
+        return
+    pytest.fail(f"{name}: no such module")
+
+
+def test_the_docs_name_what_the_readme_promises() -> None:
+    assert "memeval.tasks.locomo.score_answer" in _documented_names()

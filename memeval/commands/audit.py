@@ -13,10 +13,12 @@ from memeval.commands.common import IO
 def register(sub: Any) -> None:
     a = sub.add_parser("audit", help="audit-log tools (hash-chained audit.jsonl)")
     asub = a.add_subparsers(dest="audit_cmd", metavar="ACTION", required=True)
-    v = asub.add_parser("verify", help="walk the hash chain; exit 1 with the first broken line")
+    v = asub.add_parser("verify", help="walk the hash chain and check every artifact against "
+                                       "the sealed checksums; exit 1 naming the first altered "
+                                       "file and line")
     v.add_argument("target", type=Path, metavar="RUN_OR_FILE",
-                   help="a run folder (also checked against its manifest's audit_tail) or an "
-                        "audit.jsonl file")
+                   help="a run folder (its chain, its manifest's audit_tail and every "
+                        "artifact) or an audit.jsonl file (its chain only)")
     v.set_defaults(func=cmd_verify)
 
 
@@ -24,13 +26,14 @@ def cmd_verify(args: argparse.Namespace, io: IO) -> int:
     console, err = io.out, io.err
     target: Path = args.target
     if target.is_dir():
-        res, what = verify_run(target), f"{target / 'audit.jsonl'} (checked against manifest)"
+        res = verify_run(target)
+        what = target / (res.artifact or "audit.jsonl")
     else:
-        res, what = verify(target), str(target)
+        res, what = verify(target), target
     if not res.ok:
         err.print(f"[bold red]BROKEN[/] {what}: {res.reason}", highlight=False,
                   soft_wrap=True)
         return 1
-    console.print(f"OK {what}: {res.n_events} events, chain intact, last sha256 "
-                  f"{res.last_sha256}", highlight=False, soft_wrap=True)
+    console.print(f"OK {target}: {res.reason}; last sha256 {res.last_sha256}", highlight=False,
+                  soft_wrap=True)
     return 0

@@ -70,15 +70,17 @@ def task_flags(tasks: list[str], extra: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def jobs_of(args: argparse.Namespace) -> list[Any]:
+def load_suite(args: argparse.Namespace) -> suites.Suite:
+    if args.suite:
+        return suites.load(args.suite)
+    name, opts = registry.parse_spec(args.task)
+    return suites.Suite(name="", description="", tasks=[suites.SuiteTask(name, opts)],
+                        systems=[], seeds=[0])
+
+
+def jobs_of(args: argparse.Namespace, suite: suites.Suite) -> list[Any]:
     from memeval.runner import JobSpec
 
-    if args.suite:
-        suite = suites.load(args.suite)
-    else:
-        name, opts = registry.parse_spec(args.task)
-        suite = suites.Suite(name="", description="", tasks=[suites.SuiteTask(name, opts)],
-                             systems=[], seeds=[0])
     systems = args.system or suite.systems
     if not systems:
         raise UserError("no system given: pass --system NAME (see `memeval ls systems`)")
@@ -106,7 +108,8 @@ def cmd_run(args: argparse.Namespace, io: IO) -> int:
     from memeval.runner import Runner, check_pairing, task_options
     from memeval.show import print_results
 
-    jobs = jobs_of(args)
+    suite = load_suite(args)
+    jobs = jobs_of(args, suite)
     root = Path(os.environ.get("MEMEVAL_RUNS", "runs"))
     outs = [args.out if (args.out and len(jobs) == 1) else j.default_out(args.out or root)
             for j in jobs]
@@ -126,4 +129,23 @@ def cmd_run(args: argparse.Namespace, io: IO) -> int:
             io.err.print(f"[bold]{job.task}[/] x [bold]{job.system}[/] seed {job.seed} -> {out}")
             folder = runner.run(job, out, ["memeval", *sys.argv[1:]])
             print_results(io.out, folder)
+    if suite.compare:
+        compare_suite(jobs, outs, io)
+    if suite.epilogue:
+        io.out.print(suite.epilogue, highlight=False)
     return 0
+
+
+def compare_suite(jobs: list[Any], outs: list[Path], io: IO) -> None:
+    """The suite's paired comparison: its runs of each task, compared as `memeval compare`."""
+    from memeval.commands.compare import print_report
+    from memeval.comparison import compare_runs
+
+    by_task: dict[str, list[Path]] = {}
+    for job, out in zip(jobs, outs):
+        by_task.setdefault(job.task, []).append(out)
+    for task, paths in by_task.items():
+        if len(paths) > 1:
+            io.out.print(f"\n[bold]paired comparison on {task}[/] (memeval compare "
+                         + " ".join(str(p) for p in paths) + ")")
+            print_report(io.out, compare_runs(paths))

@@ -14,7 +14,7 @@ from memeval.llm_open import open_llm
 from memeval.run_context import RunContext
 from memeval.runfolder import RunFolder
 from memeval.runner import JobSpec, make_task
-from memeval.scoring import score_run, will_judge
+from memeval.scoring import guard_rescore, reseal, score_run, will_judge
 from memeval.show import print_results
 
 
@@ -44,7 +44,10 @@ def rescore(folder: RunFolder, *, judge: bool, rejudge: bool, args: argparse.Nam
             ctx.concurrency = ctx.llm.max_connections
         if judging and not will_judge(task, ctx):
             judging = False
+        rewrites = {"scores.jsonl", "metrics.json"} | ({"verdicts.jsonl"} if judging else set())
+        guard_rescore(folder, frozenset(rewrites))
         asyncio.run(score_run(folder, task, ctx, judge=judging, rejudge=rejudge))
+    reseal(folder, {"judged": judging, "rejudge": rejudge, "task_version": task.version})
 
 
 def cmd_score(args: argparse.Namespace, io: IO) -> int:

@@ -13,6 +13,9 @@ OPTIONS = (
                flag="--data"),
     OptionSpec(name="k", type="int", default=10, help="memories retrieved per speaker namespace"),
     OptionSpec(name="categories", help="categories to ask, e.g. 1;2;3;4 (default all five)"),
+    OptionSpec(name="sample", type="int",
+               help="ask N questions drawn across all conversations, stratified by category "
+                    "(equal shares), seeded by the run seed (default: every question)"),
     OptionSpec(name="judge_categories", default="1,2,3,4",
                help="categories the LLM judge scores (J is defined on 1-4)"),
     OptionSpec(name="judge_runs", type="int", default=1,

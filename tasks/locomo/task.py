@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+
 from memeval.aggregate import summarize_metrics
 from memeval.aio import completed
 from memeval.contracts import Aggregate, CardRow, MetricSpec, OptionSpec
@@ -48,7 +50,8 @@ class LoCoMoTask(TaskBase):
     def __init__(self, data: str | None = None, limit: int | None = None, k: int = 10,
                  categories: str | int | None = None, judge_categories: str = "1,2,3,4",
                  judge_runs: int = 1, leniency: bool = False, answer_max_tokens: int = 32,
-                 answers: str = "official", seed: int = 0) -> None:
+                 answers: str = "official", sample: int | None = None,
+                 seed: int = 0) -> None:
         self.path = Path(data) if data else loader.bundled_path()
         self.conversations = {c.sample_id: c for c in loader.load(self.path)}
         self.limit = limit
@@ -59,6 +62,7 @@ class LoCoMoTask(TaskBase):
         self.leniency = bool(leniency)
         self.answer_max_tokens = int(answer_max_tokens)
         self.answers = answers
+        self.sample, self.seed = sample, int(seed)
         self.errata_info, entries = errata.load_errata()
         self.errata, self.errata_unmatched = errata.resolve(entries, self.conversations)
 
@@ -66,7 +70,7 @@ class LoCoMoTask(TaskBase):
         return {"k": self.k, "categories": sorted(self.categories), "limit": self.limit,
                 "judge_categories": sorted(self.judge_categories), "judge_runs": self.judge_runs,
                 "leniency": self.leniency, "answer_max_tokens": self.answer_max_tokens,
-                "answers": self.answers}
+                "answers": self.answers, "sample": self.sample}
 
     def data_info(self) -> dict[str, Any]:
         convs = list(self.conversations.values())
@@ -79,15 +83,30 @@ class LoCoMoTask(TaskBase):
                            "unmatched": len(self.errata_unmatched)}}
 
     def samples(self) -> Iterator[Sample]:
+        chosen = self._drawn() if self.sample is not None else None
         n = 0
         for conv in self.conversations.values():
             for q in conv.qa:
-                if q.category not in self.categories:
+                if q.category not in self.categories or (
+                        chosen is not None and (conv.sample_id, q.index) not in chosen):
                     continue
                 if self.limit is not None and n >= self.limit:
                     return
                 n += 1
                 yield self._sample(conv.sample_id, q)
+
+    def _drawn(self) -> set[tuple[str, int]]:
+        """`sample` questions, equal shares per asked category (the first categories take the
+        remainder), each share drawn uniformly from all conversations with the run's seed."""
+        rng = np.random.default_rng([self.seed, 0x10C0])
+        cats = sorted(self.categories)
+        out: set[tuple[str, int]] = set()
+        for i, cat in enumerate(cats):
+            pool = [(c.sample_id, q.index) for c in self.conversations.values() for q in c.qa
+                    if q.category == cat]
+            k = min(len(pool), self.sample // len(cats) + (i < self.sample % len(cats)))
+            out |= {pool[j] for j in rng.choice(len(pool), size=k, replace=False)}
+        return out
 
     def gold(self, sample_id: str) -> str:
         """"erratum" when the audit found this question's gold answer wrong, else "clean"."""

@@ -131,7 +131,7 @@ def guard_rescore(folder: RunFolder, rewrites: frozenset[str]) -> None:
     log = folder.audit_path
     if not log.exists():
         return  # no log to extend: a new one starts (e.g. a folder copied without its log)
-    res = verify(log)
+    res = verify(log, folder.manifest().audit_tail or None)
     if not res.ok:
         raise UserError(f"{log}: {res.reason}; refusing to re-score over a broken audit trail")
     sealed = last_seal(log)

@@ -76,8 +76,9 @@ def test_leaderboard_and_compare_page_in_headless_chromium(served: tuple[str, Pa
     with chromium_page(1900, 1200) as (page, requests):
         page.goto(url, wait_until="domcontentloaded")
         page.wait_for_selector("[role='gridcell']", state="attached", timeout=120_000)
-        page.wait_for_function("document.querySelectorAll("
-                               "\"[data-testid='stDataFrame']\").length >= 2")
+        # each task's table is followed by its three-setting view (both groups span two
+        # settings): the second such heading means both tables have rendered
+        page.get_by_text("Three-setting view").nth(1).wait_for(timeout=120_000)
         headers: list[str] = []
         cells: list[str] = []
         grids = page.locator("[data-testid='stDataFrame']")

@@ -166,12 +166,8 @@ def test_sigkill_during_halumem_judging_then_resume(tmp_path, llm_spec):
     judge = json.loads((ref / "manifest.json").read_text())["cost"]["judge"]
     assert judge["calls"] > 0 and judge["cache_hits"] == judge["calls"], judge
     verdicts = [json.loads(x) for x in (killed / "verdicts.jsonl").read_text().splitlines()]
-    whole = []  # the batches the kill left complete: kept as written, never judged again
-    for line in partial:
-        try:
-            whole.append(json.loads(line))
-        except ValueError:  # the torn last line
-            pass
+    # the batches the kill left complete (the torn last line, if any, aside): kept as written
+    whole = [json.loads(line) for line in partial if line.endswith("}")]
     done = {v["prediction_id"] for v in whole
             if sum(w["prediction_id"] == v["prediction_id"] for w in whole) == v["batch"]}
     kept = [v for v in whole if v["prediction_id"] in done]

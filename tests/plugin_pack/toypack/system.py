@@ -34,7 +34,7 @@ class ToyMemory:
         return [Memory(text=t) for t in ranked[:k] if q & set(t.split()) >= q]
 
     def close(self) -> None:
-        pass
+        self.store.clear()
 
     def info(self) -> dict[str, Any]:
         return {"options": {"forget": self.forget}}

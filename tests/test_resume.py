@@ -123,6 +123,14 @@ def _killed_mid_run(args: list[str], out: Path, watch: str, at: int) -> list[str
     return path.read_text().splitlines()
 
 
+def _record_or_none(line: str) -> dict | None:
+    """A JSONL line as written, or None for the partial line a kill leaves at the end."""
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
+
+
 def _metrics(out: Path) -> dict:
     return json.loads((out / "metrics.json").read_text())["metrics"]
 
@@ -167,7 +175,7 @@ def test_sigkill_during_halumem_judging_then_resume(tmp_path, llm_spec):
     assert judge["calls"] > 0 and judge["cache_hits"] == judge["calls"], judge
     verdicts = [json.loads(x) for x in (killed / "verdicts.jsonl").read_text().splitlines()]
     # the batches the kill left complete (the torn last line, if any, aside): kept as written
-    whole = [json.loads(line) for line in partial if line.endswith("}")]
+    whole = [v for v in map(_record_or_none, partial) if v is not None]
     done = {v["prediction_id"] for v in whole
             if sum(w["prediction_id"] == v["prediction_id"] for w in whole) == v["batch"]}
     kept = [v for v in whole if v["prediction_id"] in done]

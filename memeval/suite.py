@@ -17,6 +17,7 @@ class SuiteTask:
     task: str
     options: dict[str, Any] = field(default_factory=dict)
     limit: int | None = None
+    systems: list[str] = field(default_factory=list)  # this entry's systems (else the suite's)
 
 
 @dataclass
@@ -70,7 +71,12 @@ def load(name_or_path: str) -> Suite:
             t = {"task": t}
         if not isinstance(t, dict) or "task" not in t:
             raise UserError(f"{path}: tasks[{i}] needs a 'task' name")
-        tasks.append(SuiteTask(t["task"], dict(t.get("options") or {}), t.get("limit")))
+        bad = set(t) - {"task", "options", "limit", "systems"}
+        if bad:
+            raise UserError(f"{path}: tasks[{i}] has unknown key(s) {', '.join(sorted(bad))}; "
+                            "valid: limit, options, systems, task")
+        tasks.append(SuiteTask(t["task"], dict(t.get("options") or {}), t.get("limit"),
+                               list(t.get("systems") or [])))
     if not tasks:
         raise UserError(f"{path}: no tasks listed")
     return Suite(name=str(raw.get("name", path.stem)), description=str(raw.get("description", "")),

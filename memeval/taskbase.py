@@ -35,6 +35,12 @@ class TaskBase:
                   run_dir: Path | None) -> Aggregate:
         return Aggregate(metrics=summarize_metrics(self.metric_specs(), scores))
 
+    @classmethod
+    def across_runs(cls, run_dirs: Sequence[Path], out_dir: Path) -> list[str]:
+        """What a suite's several runs of this task show together (a series plot, a table),
+        written under `out_dir`; lines to print. Called by `memeval run --suite` at its end."""
+        return []
+
     def legacy_verdicts(self, scores: Iterable[Score]) -> list[Verdict]:
         """Verdicts from a format-1 scores.jsonl (memeval 0.1), for packs that judged then."""
         return []

@@ -39,7 +39,7 @@ def test_task_declarations(name: str) -> None:
     assert isinstance(cls.needs_llm, bool) and isinstance(cls.judges, tuple)
     assert all(isinstance(o, OptionSpec) for o in cls.options)
     params = set(inspect.signature(cls).parameters)
-    assert params == ENGINE_KWARGS | {o.name for o in cls.options}, \
+    assert params == ENGINE_KWARGS | {o.name for o in cls.options if not o.system_option}, \
         "constructor parameters must be the declared options plus limit and seed"
     flags = [o.flag for o in cls.options if o.flag]
     assert all(f.startswith("--") for f in flags) and len(flags) == len(set(flags))

@@ -57,6 +57,7 @@ class TinyGPT2(TorchCausalLM):
 
     name: ClassVar[str] = "gpt2-tiny"
     version: ClassVar[str] = "1.0"
+    from_scratch: ClassVar[bool] = True  # random weights until trained
 
     def __init__(self, ctx: SystemContext | None = None, size: str = "2x64",
                  tokenizer: str = "word", heads: int | None = None, context: int = 512,
@@ -188,3 +189,23 @@ class SmolLM2(LocalHF):
 
     def info(self) -> dict[str, Any]:
         return {**super().info(), "model": "SmolLM2-135M-Instruct (Q4_1 GGUF, dequantized)"}
+
+
+def export_plain_checkpoint(out: Path, path: Path | None = None,
+                            gguf_file: str | None = None) -> Path:
+    """A GGUF model (default: SmolLM2's) dequantized and saved as a plain float32
+    transformers folder: what vLLM and other HF-format tools load."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if path is None:
+        path, gguf_file = smollm2_gguf()
+    model = AutoModelForCausalLM.from_pretrained(str(path), gguf_file=gguf_file,
+                                                 dtype=torch.float32)
+    cfg = copy.deepcopy(model.config)
+    if hasattr(cfg, "quantization_config"):
+        del cfg.quantization_config  # a GGUF-quantized model refuses save_pretrained
+    plain = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
+    plain.load_state_dict(model.state_dict())
+    plain.save_pretrained(out)
+    AutoTokenizer.from_pretrained(str(path), gguf_file=gguf_file).save_pretrained(out)
+    return Path(out)

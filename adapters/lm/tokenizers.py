@@ -73,12 +73,14 @@ class HFTokenizer:
             raise ValueError(f"tokenizer from {source} has no EOS token")
         self.eos_id = int(eos)
         self.pad_id = int(tok.pad_token_id) if tok.pad_token_id is not None else self.eos_id
+        self.bos_id = int(tok.bos_token_id) if tok.bos_token_id is not None else None
 
     def encode(self, text: str) -> list[int]:
         return list(self.tok(text, add_special_tokens=False)["input_ids"])
 
     def decode(self, ids: Sequence[int]) -> str:
-        return str(self.tok.decode(list(ids), skip_special_tokens=False))
+        return str(self.tok.decode(list(ids), skip_special_tokens=False,
+                                   clean_up_tokenization_spaces=False))
 
     def __len__(self) -> int:
         return len(self.tok)

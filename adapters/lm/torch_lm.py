@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from memeval.adapters.lm.base import pad_batch
+from memeval.adapters.lm.lm_methods import TokenLM, log_softmax_at
 from memeval.contracts import (Setting, SystemContext, SystemKind, TokenizerLike, Trainable,
                                TrainConfig)
 
@@ -35,11 +36,32 @@ def pick_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-class TorchCausalLM:
+@torch.no_grad()
+def torch_targets(model: Any, seqs: Sequence[Sequence[int]], pad_id: int, device: torch.device,
+                  batch_size: int = 4) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per sequence: float32 log-softmax log p of tokens 1.. and greedy flags (TokenLM hook).
+    Similar lengths batch together, right-padded (exact under causal attention)."""
+    out: list[Any] = [None] * len(seqs)
+    order = sorted(range(len(seqs)), key=lambda i: -len(seqs[i]))
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        ids, mask = pad_batch([seqs[i] for i in idx], pad_id)
+        x = torch.from_numpy(ids).to(device)
+        full = bool(mask.all())
+        logits = model(input_ids=x, attention_mask=None if full else
+                       torch.from_numpy(mask).to(device)).logits[:, :-1].float()
+        for row, i in enumerate(idx):
+            n = len(seqs[i]) - 1
+            out[i] = log_softmax_at(logits[row, :n].cpu().numpy(), ids[row, 1:n + 1])
+    return out
+
+
+class TorchCausalLM(TokenLM):
     name: ClassVar[str] = "torch-causal-lm"
     version: ClassVar[str] = "1.0"
     kind: ClassVar[SystemKind] = "trainable"
     setting: ClassVar[Setting] = "parametric-only"
+    from_scratch: ClassVar[bool] = False  # True: prepare() gives random weights
 
     def __init__(self, ctx: SystemContext | None = None, device: str = "auto",
                  threads: int | None = None, **options: Any) -> None:
@@ -129,6 +151,30 @@ class TorchCausalLM:
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1),
                                reduction="none").view(x.shape[0], -1)
         return loss, m[:, 1:].to(loss.dtype)
+
+    # ---- the language-model methods (TokenLM hooks) ----
+    @property
+    def prefix_token_id(self) -> int:  # type: ignore[override]
+        self._need_model()
+        return int(getattr(self.tokenizer, "bos_id", None) or self.tokenizer.eos_id)
+
+    def _encode(self, text: str) -> list[int]:
+        self._need_model()
+        return self.tokenizer.encode(text)
+
+    def _decode_bytes(self, ids: Sequence[int]) -> bytes:
+        return self.tokenizer.decode(ids).encode("utf-8")
+
+    def _targets(self, seqs: Sequence[Sequence[int]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        self._need_model()
+        return torch_targets(self.model, seqs, self.tokenizer.pad_id, self.device)
+
+    def _greedy(self, ids: Sequence[int], max_new: int, until: Sequence[str]) -> str:
+        return self.tokenizer.decode(self.generate([ids], [max_new])[0])
+
+    def hf_config(self) -> dict[str, Any]:
+        self._need_model()
+        return self.model.config.to_dict()
 
     # ---- measurement ----
     @torch.no_grad()

@@ -81,9 +81,6 @@ def load_suite(args: argparse.Namespace) -> suites.Suite:
 def jobs_of(args: argparse.Namespace, suite: suites.Suite) -> list[Any]:
     from memeval.runner import JobSpec
 
-    systems = args.system or suite.systems
-    if not systems:
-        raise UserError("no system given: pass --system NAME (see `memeval ls systems`)")
     judge = (None if args.judge == "none" else args.judge) if args.judge else suite.judge
     flags = task_flags(list(dict.fromkeys(t.task for t in suite.tasks)), args.extra)
     jobs = []
@@ -93,11 +90,22 @@ def jobs_of(args: argparse.Namespace, suite: suites.Suite) -> list[Any]:
             raise UserError(f"task {t.task!r} has no judge {judge!r}; "
                             + (f"its judges: {', '.join(cls.judges)}" if cls.judges else
                                "it scores without a judge (drop --judge)"))
+        systems = args.system or t.systems or suite.systems
+        if not systems:
+            raise UserError("no system given: pass --system NAME (see `memeval ls systems`)")
+        topts = {**t.options, **flags[t.task]}
+        to_system = {o.name for o in cls.options if o.system_option} & set(topts)
         for sys_spec in systems:
             sname, sopts = registry.parse_spec(sys_spec)
+            for key in to_system:  # a pack flag that sets a system option (e.g. --backend)
+                if key in sopts and str(sopts[key]) != str(topts[key]):
+                    raise UserError(f"{key} is set twice, differently: {sys_spec} and "
+                                    f"{t.task}'s {key}={topts[key]}")
+            sopts = {**sopts, **{k: topts[k] for k in to_system}}
             for seed in args.seed or suite.seeds:
                 jobs.append(JobSpec(task=t.task, system=sname,
-                                    task_options={**t.options, **flags[t.task]},
+                                    task_options={k: v for k, v in topts.items()
+                                                  if k not in to_system},
                                     system_options=sopts, seed=seed,
                                     limit=args.limit if args.limit is not None else t.limit,
                                     judge=judge, suite=suite.name or None))
@@ -131,9 +139,22 @@ def cmd_run(args: argparse.Namespace, io: IO) -> int:
             print_results(io.out, folder)
     if suite.compare:
         compare_suite(jobs, outs, io)
+    across_runs(jobs, outs, io)
     if suite.epilogue:
         io.out.print(suite.epilogue, highlight=False)
     return 0
+
+
+def across_runs(jobs: list[Any], outs: list[Path], io: IO) -> None:
+    """Each task's view of all its runs in this invocation (the task's `across_runs`)."""
+    by_task: dict[str, list[Path]] = {}
+    for job, out in zip(jobs, outs):
+        by_task.setdefault(job.task, []).append(out)
+    for task, paths in by_task.items():
+        hook = getattr(registry.resolve("task", task), "across_runs", None)
+        if len(paths) > 1 and hook is not None:
+            for line in hook(paths, paths[0].parent / f"{task}__across_runs"):
+                io.out.print(line, highlight=False)
 
 
 def compare_suite(jobs: list[Any], outs: list[Path], io: IO) -> None:

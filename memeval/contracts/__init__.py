@@ -3,7 +3,8 @@
 - tasks: `Task`, `TaskContext`, `OptionSpec`, `Aggregate`
 - metrics: `MetricSpec` (direction, unit, estimator, strata, family, pairable)
 - results: the typed results file `Results` -> `MetricEntry` -> `Block` -> `Estimate`
-- systems: `MemorySystem`, `Capabilities`, `SystemContext`, `LanguageModel`, `ContinualLearner`
+- systems: `MemorySystem`, `Capabilities`, `SystemContext`, `LanguageModel`, `TokenScorer`,
+  `ContinualLearner`
 - training: `Trainable`, `TrainConfig`, `TokenizerLike`
 
 Persisted records (Sample, Prediction, Verdict, Score, ...) are in `memeval.records`.
@@ -13,7 +14,8 @@ from memeval.contracts.metrics import Estimator, Family, MetricSpec
 from memeval.contracts.results import (RESULTS_FORMAT, Block, CardRow, Estimate, MetricEntry,
                                        Results)
 from memeval.contracts.systems import (SETTINGS, Capabilities, ContinualLearner, LanguageModel,
-                                       MemorySystem, Setting, SystemContext, SystemKind)
+                                       MemorySystem, Setting, SystemContext, SystemKind,
+                                       TokenScorer, TokenScores, provides)
 from memeval.contracts.tasks import Aggregate, OptionSpec, Task, TaskContext
 from memeval.contracts.training import TokenizerLike, Trainable, TrainConfig
 
@@ -21,4 +23,5 @@ __all__ = ["Aggregate", "Block", "Capabilities", "CardRow", "ContinualLearner", 
            "Estimator", "Family", "LanguageModel", "MemorySystem", "MetricEntry", "MetricSpec",
            "OptionSpec", "RESULTS_FORMAT", "Results", "SETTINGS", "Setting", "SystemContext",
            "SystemKind", "Task",
-           "TaskContext", "TokenizerLike", "TrainConfig", "Trainable"]
+           "TaskContext", "TokenScorer", "TokenScores", "TokenizerLike", "TrainConfig",
+           "Trainable", "provides"]

@@ -18,6 +18,15 @@ SystemKind = Literal["memory", "trainable", "language-model", "continual-learner
 # everything (full context); online-retrieval: what a memory or RAG system retrieves.
 Setting = Literal["parametric-only", "offline-retrieval", "online-retrieval"]
 SETTINGS: tuple[str, ...] = Setting.__args__  # type: ignore[attr-defined]
+# A system of one kind can stand in for another: a trainable LM is also a language model
+# (it implements lm-eval's three methods too). The pairing check reads this.
+PROVIDES: dict[str, frozenset[str]] = {
+    "trainable": frozenset({"trainable", "language-model"}),
+}
+
+
+def provides(kind: str | None, wanted: str) -> bool:
+    return kind == wanted or wanted in PROVIDES.get(str(kind), frozenset())
 
 
 @dataclass
@@ -86,6 +95,30 @@ class LanguageModel(Protocol):
     def generate_until(self, requests: Sequence[tuple[str, dict[str, Any]]]) -> list[str]: ...
     def info(self) -> dict[str, Any]: ...
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class TokenScores:
+    """One text scored token by token: the raw sums, so any averaging rule can be re-derived.
+
+    tokens: predicted tokens (the first token of the text has no context and is not
+      predicted); text_bytes: UTF-8 bytes of those tokens decoded together; nll_bits: the sum
+      of -log2 p(x_i | x_<i) over them, from a float32 log-softmax; input_tokens: the text's
+      tokens before truncation."""
+
+    tokens: int
+    text_bytes: int
+    nll_bits: float
+    input_tokens: int
+
+
+@runtime_checkable
+class TokenScorer(Protocol):
+    """A language model that scores each token of a text (information capacity needs the
+    per-token sums and the text the tokens decode to, which `loglikelihood_rolling` hides)."""
+
+    def score_tokens(self, texts: Sequence[str], max_tokens: int = 1024) -> list[TokenScores]: ...
+    def hf_config(self) -> dict[str, Any]: ...  # config.json of the model, for FLOP counts
 
 
 @runtime_checkable

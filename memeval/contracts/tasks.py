@@ -37,6 +37,9 @@ class OptionSpec(BaseModel):
     help: str = ""
     flag: str | None = None  # e.g. "--limit-sessions": a `memeval run` flag that sets it
     choices: tuple[Any, ...] | None = None
+    # A system option the pack lets users set through its flag (infocap's --backend): it goes
+    # to the system's options, not to the task's constructor.
+    system_option: bool = False
 
     def coerce(self, value: Any, task: str) -> Any:
         """The value as the declared type; a UserError naming task and option otherwise."""

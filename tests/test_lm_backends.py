@@ -9,6 +9,8 @@ differs within the stated tolerance)."""
 from __future__ import annotations
 
 import inspect
+import json
+import os
 
 import pytest
 
@@ -16,6 +18,10 @@ from memeval import registry
 from memeval.adapters.lm.vllm_lm import NOT_INSTALLED, vllm_python
 from memeval.contracts import LanguageModel, TokenScorer, provides
 from memeval.errors import UserError
+
+# lm-eval loads its task data through `datasets`: nothing may be fetched (read at its import)
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 TEXTS = ["The capital of France is Paris. Café au lait, s'il vous plaît!",
          "def add(a, b):\n    return a + b\n\nprint(add(2, 3))  # 5\n" * 20]
@@ -135,3 +141,32 @@ def test_vllm_matches_hf_where_installed(tmp_path) -> None:
                                    {"until": ["."], "max_gen_toks": 8})]) == [" Paris"]
     finally:
         vl.close()
+
+
+def test_llamacpp_lm_runs_in_lm_evals_own_evaluator(backends, tmp_path) -> None:
+    """The llama.cpp class is an lm-eval `LM`: lm-eval's `simple_evaluate` drives it on a
+    local multiple-choice task, and every loglikelihood it logs is the one we return."""
+    import lm_eval
+    from lm_eval.tasks import TaskManager
+
+    rows = [{"q": "The capital of France is", "choices": ["Paris", "Berlin", "Madrid"], "label": 0},
+            {"q": "Two plus two equals", "choices": ["four", "seven", "ten"], "label": 0},
+            {"q": "The sky on a clear day is", "choices": ["green", "blue", "loud"], "label": 1}]
+    data = tmp_path / "mc.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    (tmp_path / "mc.yaml").write_text(
+        "task: memeval_test_mc\ndataset_path: json\ndataset_kwargs:\n"
+        f"  data_files: {{test: {data}}}\ntest_split: test\noutput_type: multiple_choice\n"
+        "doc_to_text: '{{q}}'\ndoc_to_choice: '{{choices}}'\ndoc_to_target: label\n"
+        "metric_list:\n  - metric: acc\n    higher_is_better: true\n", encoding="utf-8")
+    lm = backends["llamacpp"]
+    res = lm_eval.simple_evaluate(model=lm, tasks=["memeval_test_mc"], log_samples=True,
+                                  task_manager=TaskManager(include_path=str(tmp_path)))
+    assert res["results"]["memeval_test_mc"]["acc,none"] == 1.0
+    logged = [(tuple(args), resp[0]) for s in res["samples"]["memeval_test_mc"]
+              for args, resp in zip(s["arguments"].values() if isinstance(s["arguments"], dict)
+                                    else s["arguments"], s["resps"])]
+    assert len(logged) == 9
+    ours = lm.loglikelihood([args for args, _ in logged])
+    for (_, (ll, greedy)), (mine, my_greedy) in zip(logged, ours):
+        assert float(ll) == pytest.approx(mine, abs=1e-6) and bool(greedy) == my_greedy

@@ -125,3 +125,16 @@ class TokenLM:
                                    nll_bits=float(-lp.sum(dtype=np.float64) / LN2),
                                    input_tokens=len(ids)))
         return out
+
+
+class HFTokenized(TokenLM):
+    """The text hooks of a backend that tokenizes with a transformers tokenizer (`self.tok`)."""
+
+    tok: Any
+
+    def _encode(self, text: str) -> list[int]:
+        return list(self.tok(text, add_special_tokens=False)["input_ids"])
+
+    def _decode_bytes(self, ids: Sequence[int]) -> bytes:
+        return str(self.tok.decode(list(ids), skip_special_tokens=False,
+                                   clean_up_tokenization_spaces=False)).encode("utf-8")

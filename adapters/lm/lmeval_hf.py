@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from memeval.adapters.lm.lm_methods import TokenLM, _args
+from memeval.adapters.lm.lm_methods import HFTokenized, _args
 from memeval.adapters.lm.torch_lm import pick_device, torch_targets
 from memeval.contracts import Setting, SystemContext, SystemKind
 from memeval.errors import UserError
@@ -30,7 +30,7 @@ def _instances(kind: str, requests: Sequence[Any]) -> list[Any]:
             for i, r in enumerate(requests)]
 
 
-class HFLanguageModel(TokenLM):
+class HFLanguageModel(HFTokenized):
     name: ClassVar[str] = "hf"
     version: ClassVar[str] = "1.0"
     kind: ClassVar[SystemKind] = "language-model"
@@ -87,13 +87,6 @@ class HFLanguageModel(TokenLM):
                                                        disable_tqdm=True)]
 
     # ---- TokenLM hooks (score_tokens) ----
-    def _encode(self, text: str) -> list[int]:
-        return list(self.tok(text, add_special_tokens=False)["input_ids"])
-
-    def _decode_bytes(self, ids: Sequence[int]) -> bytes:
-        return str(self.tok.decode(list(ids), skip_special_tokens=False,
-                                   clean_up_tokenization_spaces=False)).encode("utf-8")
-
     def _targets(self, seqs: Sequence[Sequence[int]]) -> list[tuple[np.ndarray, np.ndarray]]:
         return torch_targets(self.model, seqs, self.pad_id, self.device, self.batch_size)
 

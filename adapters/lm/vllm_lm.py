@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from memeval.adapters.lm.lm_methods import TokenLM
+from memeval.adapters.lm.lm_methods import HFTokenized
 from memeval.contracts import Setting, SystemContext, SystemKind
 from memeval.errors import UserError
 from memeval.server import die_with_parent
@@ -42,7 +42,7 @@ NOT_INSTALLED = ("vLLM is an optional extra in its own environment: run `bash sc
                  "that has vllm")
 
 
-class VLLMLanguageModel(TokenLM):
+class VLLMLanguageModel(HFTokenized):
     name: ClassVar[str] = "vllm"
     version: ClassVar[str] = "1.0"
     kind: ClassVar[SystemKind] = "language-model"
@@ -95,13 +95,6 @@ class VLLMLanguageModel(TokenLM):
             return self._reply()
 
     # ---- TokenLM hooks ----
-    def _encode(self, text: str) -> list[int]:
-        return list(self.tok(text, add_special_tokens=False)["input_ids"])
-
-    def _decode_bytes(self, ids: Sequence[int]) -> bytes:
-        return str(self.tok.decode(list(ids), skip_special_tokens=False,
-                                   clean_up_tokenization_spaces=False)).encode("utf-8")
-
     def _targets(self, seqs: Sequence[Sequence[int]]) -> list[tuple[np.ndarray, np.ndarray]]:
         if not seqs:
             return []

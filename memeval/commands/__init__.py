@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from memeval import __version__
@@ -37,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Libraries' own tqdm bars (transformers' GGUF dequantizing, datasets, lm-eval) would
+    # flood the console between memeval's progress lines (TQDM_DISABLE=0 shows them).
+    os.environ.setdefault("TQDM_DISABLE", "1")
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     io = IO.default()

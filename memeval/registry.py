@@ -35,6 +35,8 @@ TASKS: dict[str, Entry] = {
                  "recognition / recall / retention of studied sentences in model weights"),
     "knowledge-capacity": Entry("memeval.tasks.capacity.task:CapacityTask",
                                 "knowledge-capacity bits per parameter on bioS/bioD"),
+    "densing": Entry("memeval.tasks.densing.task:DensingTask",
+                     "densing law: effective size and capacity density (Xiao et al.)"),
     "infocap": Entry("memeval.tasks.infocap.task:InfoCapTask",
                      "information capacity: text bits - NLL bits per log2 FLOP (Yuan et al.)"),
 }

@@ -66,7 +66,7 @@ def _synthetic_family(path: Path) -> tuple[LossLaw, Sigmoid]:
 def test_densing_run_with_holdout_and_published_family(tmp_path: Path) -> None:
     out = tmp_path / "run"
     opts = ("n=24,test_people=8,sizes=1x8;1x12;1x16;1x24,multipliers=1;4,holdout=1x16@4x,"
-            "context=64,reps=20")
+            f"context=64,reps=20,cache={tmp_path / 'family'}")
     memeval("run", "--task", f"densing:{opts}", "--system", "gpt2-tiny:size=1x8", "--out",
             str(out), timeout=800)
     preds = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
@@ -89,6 +89,16 @@ def test_densing_run_with_holdout_and_published_family(tmp_path: Path) -> None:
         assert d["n_hat"] is None and d["density"] is None and d["reason"]
     assert "holdout" in d and d["holdout"]["config"] == "1x16@4x"
     assert (out / "plots" / "densing.png").stat().st_size > 10_000
+    # a second target against the same family: members come from the cache, unchanged
+    again = tmp_path / "again"
+    memeval("run", "--task", f"densing:{opts}", "--system", "gpt2-tiny:size=1x12", "--out",
+            str(again), timeout=800)
+    second = [json.loads(x) for x in (again / "predictions.jsonl").read_text().splitlines()]
+    firsts = {p["meta"]["config"]: p["meta"] for p in second if "model_info" in p["meta"]}
+    assert all("cached" in firsts[c]["model_info"] for c in ref)
+    old = {p["sample_id"]: p["meta"]["loss"] for p in preds}
+    assert all(p["meta"]["loss"] == pytest.approx(old[p["sample_id"]], rel=1e-6)
+               for p in second if p["meta"]["config"] != "target")
 
 
 def test_published_family_and_trend_round_trip(tmp_path: Path) -> None:
@@ -117,3 +127,33 @@ def test_published_family_and_trend_round_trip(tmp_path: Path) -> None:
     n_true = 5e7
     score = float(sig(law(n_true, 1e12)))
     assert effective_size(score, sf.law, lf.law, 1e12)[1] == pytest.approx(n_true, rel=1e-3)
+
+
+def test_family_of_checkpoints_is_scored_as_the_table_says(tmp_path: Path) -> None:
+    """A family row with a checkpoint path is scored here through lm-eval's HFLM, with the N
+    and D the table gives; published rows join the fits as fixed points."""
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
+
+    from memeval.adapters.lm.hf import smollm2_gguf
+    from memeval.adapters.lm.tokenizers import load_hf_tokenizer
+
+    tok = load_hf_tokenizer(*smollm2_gguf()).tok
+    ckpt = tmp_path / "ckpt"
+    GPTNeoXForCausalLM(GPTNeoXConfig(vocab_size=len(tok), hidden_size=16, intermediate_size=32,
+                                     num_hidden_layers=1, num_attention_heads=2,
+                                     max_position_embeddings=512)).save_pretrained(ckpt)
+    tok.save_pretrained(ckpt)
+    _synthetic_family(tmp_path / "fam.csv")
+    with (tmp_path / "fam.csv").open("a") as f:
+        f.write(f"mine,123456,7890000,,,{ckpt}\n")
+    (tmp_path / "fam.csv").write_text((tmp_path / "fam.csv").read_text().replace(
+        "config,params,tokens,loss,score\n", "config,params,tokens,loss,score,path\n"))
+    out = tmp_path / "run"
+    memeval("run", "--task", f"densing:family={tmp_path / 'fam.csv'},test_people=2,reps=5",
+            "--system", "gpt2-tiny:size=1x8", "--out", str(out), timeout=600)
+    preds = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
+    mine = [p for p in preds if p["meta"]["config"] == "mine"]
+    assert len(mine) == 10 and {(p["meta"]["params"], p["meta"]["tokens"]) for p in mine} == \
+        {(123456.0, 7890000.0)}
+    fam = json.loads((out / "metrics.json").read_text())["details"]["densing"]["family"]
+    assert len(fam) == 11 and "mine" in {r["config"] for r in fam}

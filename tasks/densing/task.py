@@ -14,6 +14,8 @@ range is then the honest answer (the data card explains).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,6 +25,7 @@ import numpy as np
 from memeval.aggregate import summarize_metrics
 from memeval.contracts import (Aggregate, MetricSpec, OptionSpec, SystemKind, TrainConfig)
 from memeval.errors import UserError
+from memeval.fileio import write_json_atomic
 from memeval.records import Prediction, Sample, Score, Verdict
 from memeval.taskbase import TaskBase
 from memeval.tasks.capacity.bios import text_of
@@ -63,6 +66,8 @@ OPTIONS = (
     OptionSpec(name="batch_size", type="int", default=8),
     OptionSpec(name="context", type="int", default=256),
     OptionSpec(name="reps", type="int", default=200, help="bootstrap replicates"),
+    OptionSpec(name="cache", help="folder of trained reference members, shared by runs "
+               "(default: <run folder>/checkpoints)"),
     OptionSpec(name="plots_dir", help="where plots go (default: <run folder>/plots)"),
 )
 
@@ -91,7 +96,7 @@ class DensingTask(TaskBase):
                  family: str | None = None, trend: str | None = None,
                  variant: str = "bioS-simple", target_params: float | None = None,
                  lr: float = 2e-2, batch_size: int = 8, context: int = 256, reps: int = 200,
-                 plots_dir: str | None = None) -> None:
+                 cache: str | None = None, plots_dir: str | None = None) -> None:
         self.limit, self.seed, self.n = limit, int(seed), int(n)
         self.sizes, self.mults = _list(sizes, str), _list(multipliers, float)
         self.family = load_family(family) if family else None
@@ -118,7 +123,7 @@ class DensingTask(TaskBase):
         self.train_cfg = TrainConfig(lr=float(lr), schedule="cosine", warmup_steps=20,
                                      min_lr_ratio=0.1, weight_decay=0.1, betas=(0.9, 0.98),
                                      eps=1e-6, batch_size=int(batch_size), label="densing")
-        self.context, self.reps = int(context), int(reps)
+        self.context, self.reps, self.cache = int(context), int(reps), cache
         self.plots_dir = Path(plots_dir) if plots_dir else None
         self._lock = asyncio.Lock()
 
@@ -194,9 +199,34 @@ class DensingTask(TaskBase):
         per_exposure = sum(len(model.tokenizer.encode(text_of(self.corpus.record(p, 0)))) + 1
                            for p in range(self.corpus.n))
         exposures = max(1, round(float(mult.rstrip("x")) * params / per_exposure))
+        cache = self._cache_path(group, ctx)
+        if cache is not None and (cache / "meta.json").exists():
+            import torch
+
+            meta = json.loads((cache / "meta.json").read_text(encoding="utf-8"))
+            model.model.load_state_dict(torch.load(cache / "model.pt", weights_only=True))
+            return model, float(params), float(meta["tokens"]), {**meta, "cached": str(cache)}
         res = pretrain(model, self.corpus, exposures, self.train_cfg, ctx.seed, self.context)
-        return model, float(params), float(res.tokens), {**model.info(), **res.summary(),
-                                                         "exposures": exposures}
+        info = {**model.info(), **res.summary(), "exposures": exposures}
+        if cache is not None:  # a family is reused by every target scored against it
+            import torch
+
+            cache.mkdir(parents=True, exist_ok=True)
+            torch.save(model.model.state_dict(), cache / "model.pt")
+            write_json_atomic(cache / "meta.json", info)
+        return model, float(params), float(res.tokens), info
+
+    def _cache_path(self, group: str, ctx: Any) -> Path | None:
+        """<cache>/<key>/<config>: the key is everything that shapes a trained member."""
+        root = Path(self.cache) if self.cache else (Path(ctx.run_dir) / "checkpoints"
+                                                   if getattr(ctx, "run_dir", None) else None)
+        if root is None:
+            return None
+        key = hashlib.sha256(json.dumps(
+            {"n": self.n, "variant": self.variant, "seed": ctx.seed, "context": self.context,
+             "train": self.train_cfg.to_dict(), "values": self.corpus.describe()},
+            sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return root / key / group
 
     @staticmethod
     def _score_items(model: Any, items: Sequence[Item]) -> list[dict[str, Any]]:

@@ -287,7 +287,7 @@ class DensingTask(TaskBase):
                 details["trend"] = trend_of(self.trend_rows, details["fits"], self.d0)
                 notes.append(_trend_line(details["trend"]))
             if details:
-                notes.append(_headline(details))
+                notes.append(f"target: {_headline(details)}")
                 plots_dir = self.plots_dir or (Path(run_dir) / "plots" if run_dir else None)
                 if plots_dir is not None:
                     from memeval.tasks.densing.plots import plot_densing, plot_trend
@@ -304,7 +304,7 @@ class DensingTask(TaskBase):
 
 
 def _headline(d: dict[str, Any]) -> str:
-    s = f"target score {d['target_score']:.4f} (loss {d['target_loss']:.4f})"
+    s = f"score {d['target_score']:.4f} (loss {d['target_loss']:.4f})"
     if not d["in_range"]:
         return f"{s}: effective size out of range: {d['reason']}"
     ci = d.get("density_ci")

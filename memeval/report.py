@@ -13,6 +13,7 @@ from memeval.redact import env_secrets
 from memeval.card import card_section, cost_line, estimate_text, wall_time
 from memeval.comparison import compare_runs
 from memeval.contracts import Results
+from memeval.report_details import task_sections
 from memeval.report_render import KV, Image, Section, Table, errorbar_panels, to_html, to_markdown
 from memeval.runs import LoadedRun, load_run, paired
 from memeval.settings_view import three_setting_view
@@ -189,6 +190,7 @@ def build(run_path: Path, compare: Path | list[Path] | None = None,
     plot = metric_plot(results, conv)
     if plot is not None:
         secs.append(Section("Plots", [plot], id="plots"))
+    secs += task_sections(results, folder.path)
     others = [compare] if isinstance(compare, Path) else list(compare or [])
     for other in others:
         secs.append(compare_section(run, other))

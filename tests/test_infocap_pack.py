@@ -151,6 +151,12 @@ def test_hf_system_on_a_local_checkpoint(tmp_path: Path) -> None:
     assert all(p["meta"]["tokens"] == 127 for p in preds)
     # a random model's NLL is near log2(vocab): ~15.6 bits per token
     assert all(abs(p["meta"]["nll_bits"] / 127 - math.log2(v)) < 1.5 for p in preds)
+    # the report embeds the pack's plot and renders its details table (generically)
+    memeval("report", str(out))
+    md, html = (out / "report.md").read_text(), (out / "report.html").read_text()
+    assert "## Plots from the task" in md and html.count("data:image/png") >= 2
+    header = next(line for line in md.splitlines() if line.startswith("| config | model |"))
+    assert "| flops_per_token |" in header and "| ic |" in header
 
 
 def test_offline_hub_set_is_one_clear_error() -> None:

@@ -39,6 +39,8 @@ TASKS: dict[str, Entry] = {
                      "densing law: effective size and capacity density (Xiao et al.)"),
     "infocap": Entry("memeval.tasks.infocap.task:InfoCapTask",
                      "information capacity: text bits - NLL bits per log2 FLOP (Yuan et al.)"),
+    "cil": Entry("memeval.tasks.cil.task:CILTask",
+                 "class-incremental learning under aligned memory budgets (Zhou et al., MEMO)"),
 }
 
 SYSTEMS: dict[str, Entry] = {
@@ -71,6 +73,16 @@ SYSTEMS: dict[str, Entry] = {
     "vllm": Entry("memeval.adapters.lm.vllm_lm:VLLMLanguageModel",
                   "a local checkpoint (path=DIR) through vLLM in its own environment "
                   "(optional extra: scripts/setup.sh --extra vllm)"),
+    "memo": Entry("memeval.adapters.cil.expandable:MEMO",
+                  "MEMO: shared generalized block + one specialized block per task (memeval's)"),
+    "der": Entry("memeval.adapters.cil.expandable:DER",
+                 "DER, the dynamically expandable representation: a backbone per task "
+                 "(memeval's; not Avalanche's Dark Experience Replay)"),
+    **{key: Entry(f"memeval.adapters.cil.avalanche:{attr}",
+                  f"Avalanche 0.6.0 {attr} in its own environment (optional extra: "
+                  "scripts/setup.sh --extra avalanche)")
+       for key, attr in (("naive", "Naive"), ("replay", "Replay"), ("icarl", "ICaRL"),
+                         ("gdumb", "GDumb"), ("lwf", "LwF"), ("ewc", "EWC"))},
     "gpt2-tiny": Entry("memeval.adapters.lm.hf:TinyGPT2",
                        "tiny GPT-2 with rotary embeddings built from scratch (sizes via options)"),
 }

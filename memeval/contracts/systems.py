@@ -124,15 +124,25 @@ class TokenScorer(Protocol):
 @runtime_checkable
 class ContinualLearner(Protocol):
     """A class-incremental learner under a memory budget (cil_budget.md): `memory_bytes` counts
-    every stored parameter (4 bytes each, saved and expanded blocks included) and exemplar."""
+    every stored parameter (4 bytes each, saved and expanded blocks included) and exemplar.
+
+    It declares how a budget sizes it (`architecture`: "single", "der" or "memo";
+    `param_copies`: parameter-sized tensors kept per backbone parameter; `uses_exemplars`);
+    `begin(plan)` starts a fresh learner with the backbone and exemplar count the task chose
+    (memeval.tasks.cil.budget.LearnerPlan); `memory_parts` breaks `memory_bytes` down."""
 
     name: ClassVar[str]
     version: ClassVar[str]
     kind: ClassVar[SystemKind]
     setting: ClassVar[Setting]
+    architecture: ClassVar[str]
+    param_copies: ClassVar[int]
+    uses_exemplars: ClassVar[bool]
 
+    def begin(self, plan: Any) -> None: ...
     def learn(self, experience: Any) -> None: ...
     def predict(self, x: Any) -> Any: ...
     def memory_bytes(self) -> int: ...
+    def memory_parts(self) -> dict[str, int]: ...
     def info(self) -> dict[str, Any]: ...
     def close(self) -> None: ...

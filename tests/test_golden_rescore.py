@@ -42,7 +42,15 @@ def new_blocks(results: Results, metric: str) -> dict[tuple[str, str], Any]:
 
 
 def _tuples(x: Any) -> Any:
-    return tuple(x) if isinstance(x, list) else x
+    """Comparable form: lists as tuples, floats to 12 significant digits. The bootstrap sums
+    thousands of resampled values, and numpy's summation order (SIMD, pairwise blocks) may
+    change the last bit between builds: seen once, -160.44783302223306 vs ...303. Any real
+    change to an estimator moves far more than the 12th digit."""
+    if isinstance(x, (list, tuple)):
+        return tuple(_tuples(v) for v in x)
+    if isinstance(x, float):
+        return float(f"{x:.12g}")
+    return x
 
 
 @pytest.fixture(scope="module", params=RUNS)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from memeval import registry
-from memeval.adapters.memory.base import SystemContext
+from memeval.contracts import SystemContext
 from memeval.endpoint import parse_llm_spec
 from memeval.llm import LLMClient
 from memeval.llm_cache import ResponseCache
@@ -55,7 +55,7 @@ def run_one(spec: str, endpoint: Any, conv: loader.Conversation, sessions: int, 
     caller = f"system:{name}"
     system = load_system(name)(SystemContext(storage_dir=work / name, llm=llm, caller=caller),
                                **opts)
-    per_speaker = getattr(system, "locomo_ingest", "conversation") == "per-speaker"
+    per_speaker = system.capabilities.ingest == "per-speaker"
     spaces = {sp: f"{conv.sample_id}/{sp}" for sp in (conv.speaker_a, conv.speaker_b)} \
         if per_speaker else {None: conv.sample_id}
     for ns in spaces.values():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -90,3 +91,51 @@ def test_a_locomo_run_completes_offline(tmp_path):
     assert all(p["retrieved"] for p in preds)
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["system"]["info"]["library"] == {"superlocalmemory": "4.1.18"}
+
+
+def _worker_pids(run) -> list[int]:
+    out = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if "slm_worker.py" in cmd and str(run) in cmd:
+                out.append(int(proc.name))
+    return out
+
+
+def test_a_worker_killed_mid_run_fails_samples_and_the_run_resumes(tmp_path):
+    """The fault: SIGKILL to the library's process once the run has answered a question."""
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "run"
+    args = [sys.executable, "-m", "memeval", "run", "--task", "locomo", "--system", "slm",
+            "--limit", "5", "--no-cache", "--out", str(run)]  # uncached: each answer takes time
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            cwd=Path(__file__).resolve().parents[1])
+    preds = run / "predictions.jsonl"
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None:
+        if preds.is_file() and preds.read_text().strip():
+            break
+        time.sleep(0.2)
+    pids = _worker_pids(run)
+    assert pids, "the worker was not found while the run was answering"
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    out, _ = proc.communicate(timeout=600)
+    first = [json.loads(x) for x in preds.read_text().splitlines() if x]
+    failed = [p for p in first if p["error"]]
+    assert failed and all("SuperLocalMemory worker exited" in p["error"] for p in failed), out
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["counts"]["internal_failures"].get("worker.died") == 1
+    memeval("run", "--task", "locomo", "--system", "slm", "--limit", "5", "--out", str(run))
+    final = [json.loads(x) for x in preds.read_text().splitlines() if x]
+    ids = [p["sample_id"] for p in final]
+    assert len(ids) == len(set(ids)) == 5 and all(p["error"] is None for p in final)
+    ok_first = {p["sample_id"] for p in first if not p["error"]}
+    assert ok_first <= set(ids)  # answered before the kill: kept, not redone

@@ -74,7 +74,8 @@ def die_with_parent() -> None:
 
 
 class EmbeddedServer:
-    """Starts `python -m llama_cpp.server` on a free local port; a context manager."""
+    """Starts llama_cpp.server (through memeval.llama_boot: repacking off) on a free local port;
+    a context manager."""
 
     def __init__(self, *, n_ctx: int = CONTEXT_WINDOW, port: int | None = None,
                  threads: int | None = None, log_path: Path | None = None,
@@ -96,12 +97,12 @@ class EmbeddedServer:
         import llama_cpp  # version is part of the identity: another build may decode differently
 
         ident = f"embedded:{MODEL_ALIAS}@{file_sha256(self.model)[:16]}+llama-cpp-python-" \
-                f"{llama_cpp.__version__}+ctx{self.n_ctx}"
+                f"{llama_cpp.__version__}+ctx{self.n_ctx}+norepack"
         return Endpoint(self.url, MODEL_ALIAS, backend="llamacpp", identity=ident,
                         context_window=self.n_ctx)
 
     def start(self, timeout_s: float = 180.0) -> "EmbeddedServer":
-        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model),
+        cmd = [sys.executable, "-m", "memeval.llama_boot", "--model", str(self.model),
                "--model_alias", MODEL_ALIAS, "--n_ctx", str(self.n_ctx), "--host", "127.0.0.1",
                "--port", str(self.port), "--n_threads", str(self.threads), "--verbose", "False"]
         if self.kv_cache:

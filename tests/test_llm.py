@@ -136,7 +136,7 @@ def test_embedded_server_dies_with_a_killed_memeval():
                 time.sleep(0.3)
         else:
             raise AssertionError("`memeval serve` did not bring the server up in 180 s")
-        server = subprocess.run(["pgrep", "-f", f"llama_cpp.server .*--port {port}"],
+        server = subprocess.run(["pgrep", "-f", f"memeval.llama_boot .*--port {port}"],
                                 capture_output=True, text=True).stdout.split()
         assert len(server) == 1
         proc.send_signal(signal.SIGKILL)  # no cleanup code runs in memeval

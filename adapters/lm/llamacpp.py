@@ -59,6 +59,10 @@ class LlamaCppLM(TokenLM, LM):
         LM.__init__(self)
         from llama_cpp import Llama
 
+        from memeval.llama_boot import patch
+
+        patch()  # weight repacking off, as for the embedded server
+
         if not path or not Path(path).is_file():
             raise UserError(f"{self.name}: option path=<GGUF file> is required and must exist"
                             f" (got {path or 'nothing'!r})")

@@ -288,6 +288,14 @@ def test_llm_judge_accuracy_parsing_and_layout() -> None:
                              '"is_included_in_golden_memories": false}')])
     asyncio.run(LLMJudge(first, layout="memory_first").accuracy(dialogue, [], "X"))
     assert first.calls[0]["messages"][1]["content"].startswith("Memory to check:\nX")
+    grade = '{"reasoning": "r", "score": 2}'
+    both = FakeClient([_Res(grade), _Res(grade)])
+    asyncio.run(LLMJudge(both).integrity(["Ann lives in Oslo"], _pt(1, text="Oslo")))
+    asyncio.run(LLMJudge(both, layout="memory_first").integrity(["Ann lives in Oslo"],
+                                                                _pt(1, text="Oslo")))
+    shared, item_first = (c["messages"][1]["content"] for c in both.calls)
+    assert shared.startswith("Extracted memories:\n1. Ann lives in Oslo")
+    assert item_first.startswith("Expected memory point:\nOslo")
 
 
 def test_empty_extraction_needs_no_judge_call() -> None:

@@ -18,7 +18,8 @@ OPTIONS = (
                help="answer length budget of the harness's answer model"),
     OptionSpec(name="judge_layout", default="shared_prefix",
                choices=("shared_prefix", "memory_first"),
-               help="accuracy-judge prompt order (shared_prefix reuses the dialogue prefix)"),
+               help="order of the accuracy and integrity judges' prompts: shared_prefix puts "
+                    "the session's shared part first (KV-cache reuse); memory_first the item"),
     OptionSpec(name="answerer", default="llm", choices=("llm", "oracle"),
                help="oracle: the gold answer iff all evidence was retrieved (pipeline check)"),
     OptionSpec(name="deleted_memories", default="count", choices=("count", "exclude"),

@@ -87,8 +87,8 @@ class LLMJudge:
     async def integrity(self, extracted: Sequence[str], point: MemoryPoint) -> Ruling:
         if _is_empty(extracted):
             return empty_extraction_ruling()
-        return await self._ask(P.integrity_messages(extracted, point), P.INTEGRITY_SCHEMA,
-                               parse_integrity)
+        return await self._ask(P.integrity_messages(extracted, point, self.layout),
+                               P.INTEGRITY_SCHEMA, parse_integrity)
 
     async def accuracy(self, dialogue: Sequence[Message], gold_points: Sequence[MemoryPoint],
                        memory: str) -> Ruling:

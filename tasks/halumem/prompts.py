@@ -97,10 +97,18 @@ def format_dialogue(dialogue: Sequence[Message]) -> str:
     return "\n".join(f"[{m.timestamp or '-'}] {m.role}: {m.content}" for m in dialogue)
 
 
-def integrity_messages(extracted: Sequence[str], point: MemoryPoint) -> list[dict[str, str]]:
-    # Extracted memories first: all points of a session share this prefix (KV-cache reuse).
-    user = (f"Extracted memories:\n{_lines(extracted)}\n\n"
-            f"Expected memory point:\n{point.memory_content}")
+def integrity_messages(extracted: Sequence[str], point: MemoryPoint,
+                       layout: Layout = "shared_prefix") -> list[dict[str, str]]:
+    # shared_prefix: extracted memories first, so all points of a session share this prefix
+    # (llama.cpp/vLLM reuse its KV cache); memory_first puts the varying point first.
+    memories = f"Extracted memories:\n{_lines(extracted)}"
+    expected = f"Expected memory point:\n{point.memory_content}"
+    if layout == "shared_prefix":
+        user = f"{memories}\n\n{expected}"
+    elif layout == "memory_first":
+        user = f"{expected}\n\n{memories}"
+    else:
+        raise ValueError(f"unknown layout {layout!r} (valid: shared_prefix, memory_first)")
     return [{"role": "system", "content": INTEGRITY_SYSTEM}, {"role": "user", "content": user}]
 
 

@@ -1,11 +1,17 @@
-"""HaluMem cost on the real user's first sessions: calls, tokens and wall time per session;
-first run vs cached rerun; accuracy-judge prompts with the session dialogue as a shared prefix
-(llama.cpp reuses its KV cache) vs the candidate memory first. Measured in one run.
+"""HaluMem cost on the real user's first sessions, measured in one run: calls, tokens and
+time; first run vs cached rerun; and what llama.cpp's prefix reuse buys the judges.
+
+Judge time is the judge calls' summed latency (manifest `cost.judge.seconds`). Arms:
+- shared_prefix: memeval's layout (a session's dialogue + gold list, or its extracted
+  memories, first; the item last), calls of a session back to back;
+- no_reuse: the same prompts on a server that decodes every prompt from scratch
+  (MEMEVAL_LLAMA_PREFIX_REUSE=0, no KV-state cache): the same verdicts are expected, so the
+  time ratio is what reuse buys, with faithfulness checked verdict by verdict;
+- memory_first: the item first in both judges' prompts (the layout reuse cannot help); its
+  verdicts may differ (a small model is sensitive to order): the count is reported;
+- cached_rerun: shared_prefix again on the same response cache.
 
     .venv/bin/python benchmarks/halumem_cost.py [--sessions 1] [--system rag-bm25:chunk=8]
-
-Faithfulness: both layouts hold the same content; the script reports how many verdicts differ
-between them (a small model can be sensitive to order: that number is the honest answer).
 """
 
 from __future__ import annotations
@@ -38,6 +44,10 @@ def verdicts(out: Path) -> dict[tuple[str, str], object]:
     return {(r["sample_id"], r["metric"]): r["value"] for r in rows}
 
 
+def judge_seconds(out: Path) -> float:
+    return float(json.loads((out / "manifest.json").read_text())["cost"]["judge"]["seconds"])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sessions", type=int, default=1)
@@ -46,28 +56,40 @@ def main() -> None:
     args = ap.parse_args()
     from memeval.server import EmbeddedServer
 
-    with EmbeddedServer() as srv, tempfile.TemporaryDirectory() as tmp:
-        llm = f"{srv.url}::{srv.endpoint().model}"
+    with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
-        times = {"shared_prefix": run(t / "a", t / "cache-a", "shared_prefix", args, llm),
-                 "cached_rerun": run(t / "a2", t / "cache-a", "shared_prefix", args, llm),
-                 "memory_first": run(t / "b", t / "cache-b", "memory_first", args, llm)}
-        folders = {"shared_prefix": t / "a", "cached_rerun": t / "a2", "memory_first": t / "b"}
+        with EmbeddedServer() as srv:
+            llm = f"{srv.url}::{srv.endpoint().model}"
+            times = {"shared_prefix": run(t / "a", t / "cache-a", "shared_prefix", args, llm),
+                     "cached_rerun": run(t / "a2", t / "cache-a", "shared_prefix", args, llm),
+                     "memory_first": run(t / "b", t / "cache-b", "memory_first", args, llm)}
+        os.environ["MEMEVAL_LLAMA_PREFIX_REUSE"] = "0"  # read by the server process at start
+        try:
+            with EmbeddedServer(kv_cache=False) as cold:
+                llm = f"{cold.url}::{cold.endpoint().model}"
+                times["no_reuse"] = run(t / "c", t / "cache-c", "shared_prefix", args, llm)
+        finally:
+            del os.environ["MEMEVAL_LLAMA_PREFIX_REUSE"]
+        folders = {"shared_prefix": t / "a", "cached_rerun": t / "a2", "memory_first": t / "b",
+                   "no_reuse": t / "c"}
         print(f"real HaluMem user, first {args.sessions} session(s), system {args.system}")
-        print(f"{'run':<15}{'wall s':>9}{'s/session':>11}{'judge calls':>13}{'real':>6}"
+        print(f"{'run':<15}{'wall s':>9}{'judge s':>9}{'judge calls':>13}{'real':>6}"
               f"{'answer calls':>14}{'prompt tok':>12}")
         for name, folder in folders.items():
             cost = json.loads((folder / "manifest.json").read_text())["cost"]
             j, a = cost.get("judge", {}), cost.get("answerer", {})
             real = j.get("calls", 0) - j.get("cache_hits", 0)
             tok = j.get("prompt_tokens", 0) + a.get("prompt_tokens", 0)
-            print(f"{name:<15}{times[name]:>9.1f}{times[name] / args.sessions:>11.1f}"
+            print(f"{name:<15}{times[name]:>9.1f}{j.get('seconds', 0):>9.1f}"
                   f"{j.get('calls', 0):>13}{real:>6}{a.get('calls', 0):>14}{tok:>12}")
-        print(f"ratio first/cached rerun       : {times['shared_prefix'] / times['cached_rerun']:.1f}x")
-        print(f"ratio memory_first/shared_prefix: {times['memory_first'] / times['shared_prefix']:.2f}x")
-        va, vb = verdicts(folders["shared_prefix"]), verdicts(folders["memory_first"])
-        same = sum(va[k] == vb.get(k) for k in va)
-        print(f"verdicts equal across layouts  : {same}/{len(va)}")
+        js = {k: judge_seconds(f) for k, f in folders.items() if k != "cached_rerun"}
+        va = verdicts(folders["shared_prefix"])
+        for other in ("no_reuse", "memory_first"):
+            vb = verdicts(folders[other])
+            same = sum(va[k] == vb.get(k) for k in va)
+            print(f"judge time {other}/shared_prefix: {js[other] / js['shared_prefix']:.2f}x"
+                  f"  (verdicts equal: {same}/{len(va)})")
+        print(f"wall first/cached rerun: {times['shared_prefix'] / times['cached_rerun']:.1f}x")
 
 
 if __name__ == "__main__":

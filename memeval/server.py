@@ -115,7 +115,12 @@ class EmbeddedServer:
             cmd += ["--api_key", self.api_key]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+        # OpenMP threads that sleep when idle instead of spinning: beside another busy process
+        # on 2 cores the default spin collapsed both (prompt 0.19x, a torch neighbour 0.02x of
+        # alone), PASSIVE shared fairly (0.53x / 0.54x) and costs the server nothing alone
+        # (benchmarks/threads.py). A value the user set is kept.
+        env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
                                      start_new_session=True, preexec_fn=die_with_parent)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

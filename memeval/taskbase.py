@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from memeval.aggregate import summarize_metrics
-from memeval.contracts import Aggregate, CardRow, MetricSpec, OptionSpec, SystemKind
-from memeval.records import Prediction, Score, Verdict
+from memeval.contracts import (Aggregate, CardRow, MetricSpec, OptionSpec, PlanContext,
+                               PlanCounts, SystemKind)
+from memeval.records import Prediction, Sample, Score, Verdict
 
 
 class TaskBase:
@@ -40,6 +41,13 @@ class TaskBase:
         """What a suite's several runs of this task show together (a series plot, a table),
         written under `out_dir`; lines to print. Called by `memeval run --suite` at its end."""
         return []
+
+    def plan(self, samples: Sequence[Sample], ctx: PlanContext) -> PlanCounts:
+        """What a run over `samples` would call (`memeval run --plan`), counted without running:
+        a pack that drives a system or an LLM overrides it; this default knows only the samples."""
+        return PlanCounts(samples=len(samples), clusters=len({s.cluster for s in samples}),
+                          notes=[f"{getattr(self, 'name', 'this task')} declares no plan: "
+                                 "calls are not predicted"])
 
     def legacy_verdicts(self, scores: Iterable[Score]) -> list[Verdict]:
         """Verdicts from a format-1 scores.jsonl (memeval 0.1), for packs that judged then."""

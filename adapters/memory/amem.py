@@ -36,11 +36,16 @@ from memeval.adapters.memory.library_env import LockedEncoder, go_offline, versi
 from memeval.adapters.memory.llm_seam import (EndpointAbort, LLMSeam, llm_config, require_all,
                                               strict_json)
 from memeval.adapters.memory.notes import memory_diff, parse_when, slug
-from memeval.contracts import Capabilities, Setting, SystemContext, SystemKind
+from memeval.contracts import AddCost, Capabilities, Setting, SystemContext, SystemKind
 from memeval.errors import UserError
 from memeval.records import Memory, Session, Turn
 
 FIELDS = ("content", "context", "keywords", "tags", "links")
+# Mean tokens per A-Mem call (analyze and evolve prompts together), for `--plan` before any run
+# of amem calibrates them (rough figures: the prompts are A-Mem templates of a few hundred
+# tokens plus the note, and up to five neighbours for evolution)
+PLAN_PROMPT_TOKENS = 600.0
+PLAN_COMPLETION_TOKENS = 120.0
 
 
 class AMemLLM:
@@ -64,6 +69,13 @@ class AMemLLM:
         res = self.seam.chat(msgs, step=step, schema=schema, max_tokens=self.max_tokens,
                              temperature=self.temperature if temperature is None else temperature)
         return res.text
+
+
+def selected_turns(session: Session, mode: str) -> list[Turn]:
+    """The turns that become notes: user turns when the pack assigns roles (`auto`)."""
+    if mode == "auto":
+        mode = "user" if any(t.role for t in session.turns) else "all"
+    return [t for t in session.turns if mode == "all" or t.role == "user"]
 
 
 def amem_time(stamp: str | None) -> str | None:
@@ -152,10 +164,17 @@ class AMemSystem:
 
     # ---- protocol ----
     def _selected(self, session: Session) -> list[Turn]:
-        mode = self.turns
-        if mode == "auto":
-            mode = "user" if any(t.role for t in session.turns) else "all"
-        return [t for t in session.turns if mode == "all" or t.role == "user"]
+        return selected_turns(session, self.turns)
+
+    @staticmethod
+    def plan_add(session: Session, options: dict[str, Any], stored: float) -> AddCost:
+        """For `memeval run --plan`: per note one `analyze_content` call, and one evolution call
+        once the store holds a note (A-Mem skips evolution for a namespace's first note). The
+        evolution's UPDATEs of neighbours are not predicted (earlier runs calibrate them)."""
+        n = len(selected_turns(session, str(options.get("turns", "auto"))))
+        calls = 2 * n - (1 if n and stored <= 0 else 0)
+        return AddCost(llm_calls=calls, memories=n, prompt_tokens=calls * PLAN_PROMPT_TOKENS,
+                       completion_tokens=calls * PLAN_COMPLETION_TOKENS)
 
     def add(self, ns: str, session: Session) -> list[Memory]:
         with self._lock(ns):

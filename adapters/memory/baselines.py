@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from memeval.adapters.memory.base import TurnStore
-from memeval.contracts import Capabilities, Setting, SystemContext, SystemKind
+from memeval.contracts import AddCost, Capabilities, Setting, SystemContext, SystemKind
 from memeval.records import Memory, Session
 
 
@@ -20,6 +20,10 @@ class NoMemory:
 
     def __init__(self, ctx: SystemContext | None = None) -> None:
         pass
+
+    @staticmethod
+    def plan_add(session: Session, options: dict[str, Any], stored: float) -> AddCost:
+        return AddCost(memories=0)  # for `memeval run --plan`: no LLM, nothing reported
 
     def reset(self, ns: str) -> None:
         pass
@@ -45,12 +49,19 @@ class FullContext:
     version: ClassVar[str] = "1"
     kind: ClassVar[SystemKind] = "memory"
     setting: ClassVar[Setting] = "offline-retrieval"  # reads everything
+    # the class-level view (`memeval run --plan` reads it without an instance); the instance
+    # sets its window from max_context
+    capabilities: Capabilities = Capabilities(full_context=True)
 
     def __init__(self, ctx: SystemContext | None = None, max_context: int | None = None) -> None:
         self.store = TurnStore()
         self.max_context = max_context  # tokens; default: the answer model's whole window
         # tells the harness: fit everything to the window, do not take top-k
         self.capabilities = Capabilities(full_context=True, window_tokens=max_context)
+
+    @staticmethod
+    def plan_add(session: Session, options: dict[str, Any], stored: float) -> AddCost:
+        return AddCost(memories=len(session.turns))  # every turn, no LLM
 
     def reset(self, ns: str) -> None:
         self.store.reset(ns)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from memeval.metrics.text import normalize_words as normalize
-from memeval.contracts import Capabilities, Setting, SystemKind
+from memeval.contracts import AddCost, Capabilities, Setting, SystemKind
 from memeval.errors import UserError
 from memeval.records import GoldMemory, Memory, Session
 
@@ -70,6 +70,12 @@ class OracleMemory:
                             "(session.meta['gold_memories']): only tasks with gold memory "
                             "points (the HaluMem packs) provide them; it cannot run on others")
         return [GoldMemory.model_validate(g) for g in session.meta["gold_memories"]]
+
+    @staticmethod
+    def plan_add(session: Session, options: dict[str, Any], stored: float) -> AddCost:
+        """For `memeval run --plan`: one reported memory per non-distractor gold point."""
+        gold = session.meta.get("gold_memories") or []
+        return AddCost(memories=sum(not g.get("distractor") for g in gold))
 
     def add(self, ns: str, session: Session) -> list[Memory]:
         gold = self._gold(session)

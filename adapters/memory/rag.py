@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from memeval.adapters.memory.base import turn_memory
-from memeval.contracts import Capabilities, Setting, SystemContext, SystemKind
+from memeval.contracts import AddCost, Capabilities, Setting, SystemContext, SystemKind
 from memeval.errors import UserError
 from memeval.records import Memory, Session
 
@@ -35,6 +35,12 @@ class _ChunkedTurns:
         self.chunk = chunk
         self.chunks: dict[str, list[Memory]] = {}
         self._index: dict[str, Any] = {}
+
+    @staticmethod
+    def plan_add(session: Session, options: dict[str, Any], stored: float) -> AddCost:
+        """For `memeval run --plan`: one memory per `chunk` turns, no LLM call."""
+        chunk = max(1, int(options.get("chunk", 1)))
+        return AddCost(memories=-(-len(session.turns) // chunk))
 
     def reset(self, ns: str) -> None:
         self.chunks[ns] = []

@@ -39,6 +39,10 @@ def register(sub: Any) -> None:
                    "jobs); default runs/<task>__<system>__s<seed>[__n<limit>]")
     r.add_argument("--concurrency", type=int, help="parallel conversations/requests (default 1 "
                    "for the embedded server, which serves one request at a time; 8 otherwise)")
+    r.add_argument("--plan", nargs="?", const="", metavar="JSON_FILE",
+                   help="print samples, clusters, calls per caller, tokens and an ETA (from a "
+                        "few timed calls on the endpoint) without running; JSON_FILE: also "
+                        "write them as JSON")
     r.set_defaults(func=cmd_run, takes_extra=True)
 
 
@@ -127,6 +131,9 @@ def cmd_run(args: argparse.Namespace, io: IO) -> int:
         task_options(cls, j.task_options)
         check_pairing(cls, j)
         needs_llm |= bool(cls.needs_llm)
+    if args.plan is not None:
+        from memeval.plan_eta import cmd_plan
+        return cmd_plan(jobs, outs, llm_options(args), args.concurrency, args.plan or None, io)
     with ExitStack() as stack:
         # Packs that train and probe models themselves (needs_llm = False) start no server.
         llm = (open_llm(llm_options(args), stack, log_dir=outs[0].parent, notify=io.err.print)

@@ -6,11 +6,14 @@
 - systems: `MemorySystem`, `Capabilities`, `SystemContext`, `LanguageModel`, `TokenScorer`,
   `ContinualLearner`
 - training: `Trainable`, `TrainConfig`, `TokenizerLike`
+- plan: `PlanCounts`, `PlanContext`, `AddCost`, `SystemCosts` (what `memeval run --plan` counts)
 
 Persisted records (Sample, Prediction, Verdict, Score, ...) are in `memeval.records`.
 """
 
 from memeval.contracts.metrics import Estimator, Family, MetricSpec
+from memeval.contracts.plan import (AddCost, CallCount, PlanContext, PlanCounts, SystemCosts,
+                                    approx_tokens)
 from memeval.contracts.results import (RESULTS_FORMAT, Block, CardRow, Estimate, MetricEntry,
                                        Results)
 from memeval.contracts.systems import (SETTINGS, Capabilities, ContinualLearner, LanguageModel,
@@ -19,7 +22,8 @@ from memeval.contracts.systems import (SETTINGS, Capabilities, ContinualLearner,
 from memeval.contracts.tasks import Aggregate, OptionSpec, Task, TaskContext
 from memeval.contracts.training import TokenizerLike, Trainable, TrainConfig
 
-__all__ = ["Aggregate", "Block", "Capabilities", "CardRow", "ContinualLearner", "Estimate",
+__all__ = ["AddCost", "CallCount", "PlanContext", "PlanCounts", "SystemCosts", "approx_tokens",
+           "Aggregate", "Block", "Capabilities", "CardRow", "ContinualLearner", "Estimate",
            "Estimator", "Family", "LanguageModel", "MemorySystem", "MetricEntry", "MetricSpec",
            "OptionSpec", "RESULTS_FORMAT", "Results", "SETTINGS", "Setting", "SystemContext",
            "SystemKind", "Task",

@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from memeval.contracts import Aggregate, CardRow, MetricSpec, OptionSpec
+from memeval.contracts import (Aggregate, CardRow, MetricSpec, OptionSpec, PlanContext,
+                               PlanCounts)
 from memeval.errors import UserError
 from memeval.fileio import sha256_file
 from memeval.records import Prediction, Sample, Score, Verdict
@@ -21,6 +22,7 @@ from memeval.run_context import RunContext
 from memeval.taskbase import TaskBase
 from memeval.tasks.halumem import declarations as D
 from memeval.tasks.halumem import judges, loader, protocol, synth
+from memeval.tasks.halumem import plan as planning
 from memeval.tasks.halumem.aggregate import aggregate
 from memeval.tasks.halumem.metrics import (RECORDS, AccuracyRecord, IntegrityRecord, QARecord,
                                            UpdateRecord, items, route_points)
@@ -108,6 +110,9 @@ class HaluMemTask(TaskBase):
         async for pred in protocol.run_user(self, system, self.user(group), samples, ctx,
                                             self.answer_max_tokens):
             yield pred
+
+    def plan(self, samples: Sequence[Sample], ctx: PlanContext) -> PlanCounts:
+        return planning.plan(self, samples, ctx)
 
     # ---- judging and scoring ----
     def _judge(self, ctx: RunContext) -> Any:

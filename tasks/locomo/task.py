@@ -10,7 +10,8 @@ import numpy as np
 
 from memeval.aggregate import summarize_metrics
 from memeval.aio import completed
-from memeval.contracts import Aggregate, CardRow, MetricSpec, OptionSpec
+from memeval.contracts import (Aggregate, CardRow, MetricSpec, OptionSpec, PlanContext,
+                               PlanCounts)
 from memeval.errors import EndpointDown, UserError
 from memeval.fileio import sha256_file
 from memeval.metrics.text import bleu1, f1_set
@@ -20,6 +21,7 @@ from memeval.taskbase import TaskBase
 from memeval.tasks.locomo import declarations as D
 from memeval.tasks.locomo import judge as J
 from memeval.tasks.locomo import errata, loader, prompts
+from memeval.tasks.locomo import plan as planning
 from memeval.tasks.locomo.audit import audit_notes
 from memeval.tasks.locomo.scoring import category_name, score_answer
 from memeval.tasks.locomo.window import fit_to_window
@@ -127,6 +129,9 @@ class LoCoMoTask(TaskBase):
                                  "gold": "erratum" if wrong else "clean",
                                  "official_answer": q.answer,
                                  "erratum": e.error_type if e else None})
+
+    def plan(self, samples: Sequence[Sample], ctx: PlanContext) -> PlanCounts:
+        return planning.plan(self, samples, ctx, _perspective)
 
     # ---- protocol ----
     async def run_group(self, system: Any, group: str, samples: list[Sample],

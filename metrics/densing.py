@@ -94,8 +94,10 @@ def _fit(fun, starts: Sequence[Sequence[float]], bounds, names: Sequence[str], y
     best = None
     for x0 in starts:
         try:
+            # tight tolerances: at scipy's defaults (1e-8) the shallow valleys leave ~1e-6
+            # relative slack in alpha, so the same points summed in another order fit apart
             res = optimize.least_squares(fun, x0, bounds=bounds, method="trf", x_scale="jac",
-                                         max_nfev=20000)
+                                         ftol=1e-12, xtol=1e-12, gtol=1e-12, max_nfev=20000)
         except ValueError:
             continue
         if best is None or res.cost < best.cost:

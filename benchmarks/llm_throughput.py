@@ -1,10 +1,14 @@
-"""memeval's LLM client vs a plain sequential OpenAI-SDK loop, and a cached rerun vs the first run.
+"""memeval's LLM client vs a sequential OpenAI-SDK loop and a raw asyncio + httpx load loop, and a
+cached rerun vs the first run; on the embedded llama.cpp server and, where the vLLM extra is
+installed, on vLLM's server over the same model (SmolLM2-135M, exported to an HF folder).
 
-Measured in one run against the embedded llama.cpp server (SmolLM2-135M). llama-cpp-python's
-server answers one request at a time, so concurrency is expected to gain little there (vLLM
-batches); the cache ratio is what matters locally.
+All legs of one server run in one process, one after another, on the same prompts.
+llama-cpp-python's server answers one request at a time, so concurrency gains little there;
+vLLM batches concurrent requests, which is what concurrency buys. The raw loop is the client
+overhead's yardstick: memeval / raw near 1.0x means the client costs nothing measurable.
 
-    .venv/bin/python benchmarks/llm_throughput.py [--n 24] [--concurrency 4]
+    .venv/bin/python benchmarks/llm_throughput.py [--n 24] [--concurrency 4] [--vllm-concurrency 8]
+        [--backends llamacpp,vllm]
 """
 
 from __future__ import annotations
@@ -14,9 +18,12 @@ import asyncio
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
+import httpx
 from openai import OpenAI
 
+from memeval.endpoint import Endpoint
 from memeval.llm import LLMClient
 from memeval.llm_cache import ResponseCache
 from memeval.server import EmbeddedServer
@@ -30,43 +37,93 @@ def prompts(n: int) -> list[list[dict[str, str]]]:
             for t in turns]
 
 
+def raw_loop(url: str, model: str, msgs: list[list[dict[str, str]]], conc: int,
+             max_tokens: int) -> float:
+    """The plainest concurrent client: one AsyncClient, a semaphore, the same request body."""
+    async def go() -> None:
+        sem = asyncio.Semaphore(conc)
+        limits = httpx.Limits(max_connections=conc)
+        async with httpx.AsyncClient(timeout=600, limits=limits) as http:
+            async def one(m: list[dict[str, str]]) -> None:
+                async with sem:
+                    r = await http.post(f"{url}/chat/completions", json={
+                        "model": model, "messages": m, "max_tokens": max_tokens,
+                        "temperature": 0, "seed": 0})
+                    r.raise_for_status()
+            await asyncio.gather(*(one(m) for m in msgs))
+    t0 = time.perf_counter()
+    asyncio.run(go())
+    return time.perf_counter() - t0
+
+
+def legs(ep: Endpoint, msgs: list[list[dict[str, str]]], conc: int,
+         max_tokens: int) -> dict[str, float]:
+    sdk = OpenAI(base_url=ep.base_url, api_key="none")
+    sdk.chat.completions.create(model=ep.model, messages=msgs[0], max_tokens=1)  # warm-up
+    t0 = time.perf_counter()
+    for m in msgs:
+        sdk.chat.completions.create(model=ep.model, messages=m, max_tokens=max_tokens,
+                                    temperature=0, seed=0)
+    out = {"sdk": time.perf_counter() - t0,
+           "raw": raw_loop(ep.base_url, ep.model, msgs, conc, max_tokens)}
+    with tempfile.TemporaryDirectory() as tmp:
+        client = LLMClient(ep, cache=ResponseCache(Path(tmp) / "c.sqlite"), max_connections=conc)
+
+        async def batch() -> None:
+            await asyncio.gather(*(client.chat(m, max_tokens=max_tokens) for m in msgs))
+
+        t0 = time.perf_counter()
+        asyncio.run(batch())
+        out["first"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        asyncio.run(batch())
+        out["cached"] = time.perf_counter() - t0
+        client.close()
+    return out
+
+
+def report(name: str, t: dict[str, float], conc: int, n: int, max_tokens: int) -> None:
+    print(f"\n{n} chat requests, max_tokens={max_tokens}, {name}")
+    print(f"plain OpenAI SDK, sequential       : {t['sdk']:8.3f} s")
+    print(f"raw asyncio + httpx, concurrency {conc:<2}: {t['raw']:8.3f} s")
+    print(f"memeval client, concurrency {conc:<2}     : {t['first']:8.3f} s   "
+          f"sdk/memeval = {t['sdk'] / t['first']:.2f}x   "
+          f"raw/memeval = {t['raw'] / t['first']:.2f}x")
+    print(f"memeval client, fully cached rerun : {t['cached']:8.3f} s   "
+          f"first/cached = {t['first'] / t['cached']:.0f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=24)
-    ap.add_argument("--concurrency", type=int, default=4)
+    ap.add_argument("--concurrency", type=int, default=4, help="on llama.cpp")
+    ap.add_argument("--vllm-concurrency", type=int, default=8)
     ap.add_argument("--max-tokens", type=int, default=16)
+    ap.add_argument("--backends", default="llamacpp,vllm")
     a = ap.parse_args()
     msgs = prompts(a.n)
-    with EmbeddedServer() as srv, tempfile.TemporaryDirectory() as tmp:
-        ep = srv.endpoint()
-        sdk = OpenAI(base_url=srv.url, api_key="none")
-        sdk.chat.completions.create(model=ep.model, messages=msgs[0], max_tokens=1)  # warm-up
+    wanted = a.backends.split(",")
+    if "llamacpp" in wanted:
+        with EmbeddedServer() as srv:
+            t = legs(srv.endpoint(), msgs, a.concurrency, a.max_tokens)
+        report("embedded llama.cpp server", t, a.concurrency, a.n, a.max_tokens)
+    if "vllm" in wanted:
+        from memeval.adapters.lm.vllm_lm import vllm_python
 
-        t0 = time.perf_counter()
-        for m in msgs:
-            sdk.chat.completions.create(model=ep.model, messages=m, max_tokens=a.max_tokens,
-                                        temperature=0, seed=0)
-        t_sdk = time.perf_counter() - t0
+        if vllm_python() is None:
+            print("\nvLLM leg skipped: the extra is not installed "
+                  "(bash scripts/setup.sh --extra vllm)")
+            return
+        from memeval.adapters.lm.vllm_server import VLLMServer
 
-        client = LLMClient(ep, cache=ResponseCache(Path(tmp) / "c.sqlite"),
-                           max_connections=a.concurrency)
-
-        async def batch() -> None:
-            await asyncio.gather(*(client.chat(m, max_tokens=a.max_tokens) for m in msgs))
-
-        t0 = time.perf_counter()
-        asyncio.run(batch())
-        t_first = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        asyncio.run(batch())
-        t_cached = time.perf_counter() - t0
-        client.close()
-    print(f"{a.n} chat requests, max_tokens={a.max_tokens}, embedded llama.cpp server")
-    print(f"plain OpenAI SDK, sequential       : {t_sdk:8.3f} s")
-    print(f"memeval client, concurrency {a.concurrency:<2}     : {t_first:8.3f} s   "
-          f"ratio sdk/memeval = {t_sdk / t_first:.2f}x")
-    print(f"memeval client, fully cached rerun : {t_cached:8.3f} s   "
-          f"ratio first/cached = {t_first / t_cached:.0f}x")
+        vs: Any = VLLMServer()
+        vs.start(notify=print)
+        try:
+            t = legs(vs.endpoint(), msgs, a.vllm_concurrency, a.max_tokens)
+        finally:
+            vs.stop()
+        report(f"vLLM {vs.version} server (CPU, {vs.dtype})", t, a.vllm_concurrency, a.n,
+               a.max_tokens)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ def strip_secrets(url: str) -> str:
 class Endpoint:
     base_url: str  # without secrets
     model: str
-    backend: str = "generic"  # "llamacpp" | "openai" | "generic" (decides the JSON-schema format)
+    backend: str = "generic"  # "llamacpp" | "openai" | a server's name | "generic" (JSON format)
     identity: str = ""  # what the cache key and manifest use; stable across ports for embedded
     api_key: str | None = field(default=None, repr=False)
     context_window: int | None = None
@@ -44,7 +44,8 @@ class Endpoint:
 
 
 def parse_llm_spec(spec: str) -> Endpoint:
-    """`http://host:port/v1::MODEL` or `openai:MODEL` (key from OPENAI_API_KEY)."""
+    """`http://host:port/v1::MODEL` or `openai:MODEL` (key from OPENAI_API_KEY). A server
+    memeval starts itself (`NAME:MODEL_PATH`, registry.SERVERS) is opened by memeval.llm_open."""
     if spec.startswith("openai:"):
         model = spec.split(":", 1)[1]
         key = os.environ.get("OPENAI_API_KEY")
@@ -53,7 +54,11 @@ def parse_llm_spec(spec: str) -> Endpoint:
         base = os.environ.get("OPENAI_BASE_URL", OPENAI_URL)
         return Endpoint(strip_secrets(base), model, backend="openai", api_key=key)
     if "::" not in spec or not spec.startswith(("http://", "https://")):
-        raise UserError(f"--llm {spec!r}: expected 'http://host:port/v1::MODEL' or 'openai:MODEL'")
+        from memeval.registry import SERVERS
+
+        starts = " or ".join(f"'{n}:MODEL_PATH'" for n in SERVERS)
+        raise UserError(f"--llm {spec!r}: expected 'http://host:port/v1::MODEL', "
+                        f"'openai:MODEL' or {starts}")
     url, model = spec.rsplit("::", 1)
     parts = urlsplit(url)
     # Never OPENAI_API_KEY here: it must not be sent to an arbitrary URL.

@@ -86,7 +86,9 @@ class Ledger:
 
 
 def schema_format(backend: str, schema: dict[str, Any]) -> dict[str, Any]:
-    """llama.cpp's server wants json_object+schema and rejects OpenAI's json_schema form."""
+    """llama.cpp's server wants json_object+schema and rejects OpenAI's json_schema form.
+    vLLM (0.32) takes OpenAI's form and turns it into guided decoding on the schema
+    (StructuredOutputsParams(json=...)); its json_object form would drop the schema."""
     if backend == "llamacpp":
         return {"type": "json_object", "schema": schema}
     return {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}

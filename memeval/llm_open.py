@@ -15,7 +15,7 @@ from memeval.llm import LLMClient
 class LLMOptions:
     """What the user chose on the command line (`--llm`, `--cache`, `--no-cache`, ...)."""
 
-    spec: str | None = None  # http://host:port/v1::MODEL or openai:MODEL; None = embedded
+    spec: str | None = None  # URL::MODEL, openai:MODEL, SERVER:PATH; None = embedded
     cache: Path | None = None
     no_cache: bool = False
     retries: int = 4
@@ -26,8 +26,17 @@ def open_llm(opts: LLMOptions, stack: ExitStack, log_dir: Path | None = None,
              notify: Callable[[str], None] = print) -> LLMClient:
     from memeval.endpoint import parse_llm_spec
     from memeval.llm_cache import ResponseCache, default_cache_path
+    from memeval.registry import server_spec
 
-    if opts.spec:
+    started = server_spec(opts.spec) if opts.spec else None
+    if started is not None:  # a server memeval starts and stops with the run (NAME:PATH)
+        cls, path = started
+        name = opts.spec.split(":", 1)[0] if opts.spec else ""
+        srv = cls(path, log_path=(log_dir / f"{name}-server.log") if log_dir else None)
+        stack.callback(srv.stop)  # registered first: a start cut short still stops it
+        srv.start(notify=notify)
+        endpoint = srv.endpoint()
+    elif opts.spec:
         endpoint = parse_llm_spec(opts.spec)
     else:
         from memeval.server import EmbeddedServer

@@ -63,3 +63,16 @@ class TrainedModelTask:
         the RunContext seen by this process's run_group)."""
         run_dir = run_dir or self._run_dir
         return self.plots_dir or (Path(run_dir) / "plots" if run_dir else None)
+
+
+class LLMServer(Protocol):
+    """An LLM server memeval starts itself (registry.SERVERS): built as
+    `cls(model_path_or_None, port=..., log_path=...)` (None: the server's default model),
+    started, reached through `endpoint()`, stopped with the run."""
+
+    url: str
+    proc: Any  # the server's process while it runs, else None
+
+    def start(self, timeout_s: float = ..., notify: Any = None) -> "LLMServer": ...
+    def endpoint(self) -> Any: ...  # memeval.endpoint.Endpoint, identity without the port
+    def stop(self) -> None: ...

@@ -96,6 +96,36 @@ SYSTEMS: dict[str, Entry] = {
                        "tiny GPT-2 with rotary embeddings built from scratch (sizes via options)"),
 }
 
+# LLM servers memeval can start itself, reached as `--llm NAME:MODEL_PATH` and
+# `memeval serve --backend NAME`; each class follows protocols.LLMServer. (The embedded
+# llama.cpp server is the default and needs no entry.)
+SERVERS: dict[str, Entry] = {
+    "vllm": Entry("memeval.adapters.lm.vllm_server:VLLMServer",
+                  "vLLM's OpenAI-compatible server over a local checkpoint, prefix caching on "
+                  "(optional extra: scripts/setup.sh --extra vllm)"),
+}
+
+
+def server_spec(spec: str) -> tuple[Any, str] | None:
+    """`NAME:MODEL_PATH` for a server in SERVERS -> (its class, the path); else None."""
+    name, sep, arg = spec.partition(":")
+    if not sep or name not in SERVERS:
+        return None
+    if not arg:
+        raise UserError(f"--llm {spec!r}: the checkpoint folder after '{name}:' is empty")
+    return resolve_server(name), arg
+
+
+def resolve_server(name: str) -> Any:
+    if name not in SERVERS:
+        raise unknown_name("server", name, SERVERS)
+    module, _, attr = SERVERS[name].target.partition(":")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except ImportError as e:
+        raise UserError(f"server {name!r} needs a module that is not installed: {e}") from e
+
+
 _GROUPS = {"task": ("memeval.tasks", TASKS), "system": ("memeval.systems", SYSTEMS)}
 
 

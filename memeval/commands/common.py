@@ -25,7 +25,8 @@ class IO:
 
 
 def llm_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--llm", help="LLM endpoint: http://host:port/v1::MODEL or openai:MODEL "
+    p.add_argument("--llm", help="LLM endpoint: http://host:port/v1::MODEL, openai:MODEL or "
+                   "vllm:CHECKPOINT_DIR (memeval starts vLLM's server from .venv-vllm) "
                    "(default: start the embedded SmolLM2-135M server)")
     p.add_argument("--cache", type=Path, help="response cache file "
                    "(default ~/.cache/memeval/responses.sqlite or $MEMEVAL_CACHE_DIR)")

@@ -18,6 +18,11 @@ per speaker (MemOS's LoCoMo harness, as Mem0's): own turns as `user`.
 MemOS 2.0.33's tree add without reorganisation neither merges nor deletes. `search` is
 TreeTextMemory.search, MemOS's embedding recall and reranker; no LLM call in fast mode.
 
+Option `schema=true` (a deviation, off by default): the reader's calls also carry the JSON
+schema of the reply its prompt describes (at least one memory), which llama.cpp enforces.
+MemOS asks in the prompt only, and SmolLM2 then rarely answers in JSON (measured: every reply
+of the HaluMem run), so by default what MemOS stores is the raw windows, counted.
+
 Internal failures counted: `read.raw_window` (the reader's reply gave no JSON and MemOS stored
 the raw window as one memory: with SmolLM2 most replies; MemOS logs nothing when the reply has
 no `{`), `read.no_memory` (a batch that stored nothing), `read.<Exception>` (a batch the reader
@@ -62,7 +67,7 @@ class MemOSSystem:
 
     def __init__(self, ctx: SystemContext, k: int | None = None, batch: int = 20,
                  search_mode: str = "fast", max_tokens: int = 1024,
-                 temperature: float = 0.6) -> None:
+                 temperature: float = 0.6, schema: bool | str = False) -> None:
         if search_mode not in SEARCH_MODES:
             raise UserError(f"memos: search_mode must be one of {', '.join(SEARCH_MODES)}, "
                             f"got {search_mode!r}")
@@ -74,11 +79,15 @@ class MemOSSystem:
         self.search_mode = search_mode
         self.max_tokens = int(max_tokens)  # MemOS's server: 8000, the whole window here
         self.temperature = float(temperature)  # MemOS's server default for its reader
+        # schema=true: the reader's calls carry the JSON schema of the reply its prompt asks
+        # for (llama.cpp then enforces it); MemOS itself asks in the prompt only
+        self.schema = str(schema).lower() in ("1", "true", "yes", "on")
         self.storage = Path(ctx.storage_dir)
         self.storage.mkdir(parents=True, exist_ok=True)
         self.failures = FailureCounter()
-        # MemOS asks for JSON in the prompt only (no response_format): the seam has no schema
-        # to check, so parse failures are counted from what MemOS stored (read.raw_window)
+        # MemOS asks for JSON in the prompt only (no response_format): without schema=true the
+        # seam has nothing to check, and parse failures are counted from what MemOS stored
+        # (read.raw_window); with it, also as reader.invalid_json / reader.truncated
         self.proxy = LLMProxy(LLMSeam(ctx, self.failures, "memos"))
         self.python = ensure_memos_env()
         self.worker: JsonWorker | None = None
@@ -90,7 +99,8 @@ class MemOSSystem:
         args = {"repo": str(REPO), "storage": str(self.storage / "memos"),
                 "embedder": str(minilm_path()), "base_url": self.proxy.base_url("llm"),
                 "model": self.ctx.llm.endpoint.model, "max_tokens": self.max_tokens,
-                "temperature": self.temperature, "search_mode": self.search_mode}
+                "temperature": self.temperature, "search_mode": self.search_mode,
+                "schema": self.schema}
         (self.storage / "memos").mkdir(parents=True, exist_ok=True)
         self.worker = JsonWorker(self.python, WORKER, [json.dumps(args)],
                                  env={"OMP_NUM_THREADS": "1"}, label="MemOS worker",
@@ -161,6 +171,7 @@ class MemOSSystem:
                            "reorganize": False, "preference_memory": False,
                            "embedder": "all-MiniLM-L6-v2", "reranker": "cosine_local",
                            "max_tokens": self.max_tokens, "temperature": self.temperature,
+                           "reader_schema": self.schema,
                            "llm": llm_config(self.ctx), "proxy_calls": self.proxy.calls,
                            "environment": str(self.python.parent.parent)},
                 "internal_failures": counts, "failure_examples": examples}

@@ -76,14 +76,31 @@ class SwallowedLog(logging.Handler):
         count(f"log.{record.name.rsplit('.', 1)[-1]}.{slug}", example=record.getMessage())
 
 
-def _llm(step: str) -> dict[str, Any]:
+# The reply structure the simple_struct chat prompt asks for (its "Return a single valid JSON
+# object" block), as a JSON schema: sent only with the adapter's `schema=true`. At least one
+# memory: the prompt asks for every memory of the window, and without the bound SmolLM2 answers
+# `{"memory list": [], "summary": ""}` (measured)
+READER_SCHEMA = {"type": "object", "required": ["memory list", "summary"], "properties": {
+    "memory list": {"type": "array", "minItems": 1, "items": {
+        "type": "object", "required": ["key", "memory_type", "value", "tags"], "properties": {
+            "key": {"type": "string"},
+            "memory_type": {"type": "string", "enum": ["LongTermMemory", "UserMemory"]},
+            "value": {"type": "string"},
+            "tags": {"type": "array", "items": {"type": "string"}}}}},
+    "summary": {"type": "string"}}}
+
+
+def _llm(step: str, schema: dict | None = None) -> dict[str, Any]:
     # MemOS's openai backend on memeval's endpoint (the adapter's LLMProxy); the step is the
-    # first path segment, so the proxy counts failures as `<step>.<kind>`
+    # first path segment, so the proxy counts failures as `<step>.<kind>`. MemOS sends no
+    # response_format; `extra_body` (merged into the request by the openai client) adds one
+    # in llama.cpp's grammar-enforced form, which the proxy passes on and checks
+    extra = {"response_format": {"type": "json_object", "schema": schema}} if schema else None
     return {"backend": "openai", "config": {
         "model_name_or_path": ARGS["model"], "api_key": "memeval",
         "api_base": ARGS["base_url"].replace("/llm/v1", f"/{step}/v1"),
         "temperature": float(ARGS["temperature"]), "max_tokens": int(ARGS["max_tokens"]),
-        "top_p": 0.95, "remove_think_prefix": True}}
+        "top_p": 0.95, "remove_think_prefix": True, "extra_body": extra}}
 
 
 def start_postgres() -> Any:
@@ -109,9 +126,12 @@ def build(pg: Any) -> tuple[TreeTextMemory, SimpleStructMemReader]:
         "memory_size": {"WorkingMemory": 20, "LongTermMemory": 1000000, "UserMemory": 1000000},
         "search_strategy": {"fast_graph": False, "bm25": False, "cot": False,
                             "fulltext": False},
+        # include_embedding stays off (the server's default too), so the cosine_local reranker
+        # has no vectors and gives each hit MemOS's fallback score 0.5 in recall order: on,
+        # 2.0.33's postgres backend hands the vector back as a string and search raises
         "mode": "sync"}))
     reader = SimpleStructMemReader(SimpleStructMemReaderConfig.model_validate({
-        "llm": _llm("reader"), "embedder": embedder,
+        "llm": _llm("reader", READER_SCHEMA if ARGS["schema"] else None), "embedder": embedder,
         # the chunker reads documents only (never chats); "character" needs no tokenizer
         # download (MemOS's server: gpt2)
         "chunker": {"backend": "sentence", "config": {

@@ -18,6 +18,10 @@ per speaker (MemOS's LoCoMo harness, as Mem0's): own turns as `user`.
 MemOS 2.0.33's tree add without reorganisation neither merges nor deletes. `search` is
 TreeTextMemory.search, MemOS's embedding recall and reranker; no LLM call in fast mode.
 
+Option `memory=general_text`: MemOS's lighter textual memory instead (GeneralTextMemory: one
+extraction call per batch, embedded qdrant, one folder per namespace, no PostgreSQL; no
+raw-window fallback: a reply without MemOS's JSON raises, counted as `extract.<Exception>`).
+
 Option `schema=true` (a deviation, off by default): the reader's calls also carry the JSON
 schema of the reply its prompt describes (at least one memory), which llama.cpp enforces.
 MemOS asks in the prompt only, and SmolLM2 then rarely answers in JSON (measured: every reply
@@ -54,8 +58,10 @@ REPO = Path(__file__).resolve().parents[2]
 REQUIREMENTS = ("MemoryOS==2.0.33", "pgserver==0.1.4", "psycopg2-binary==2.9.13",
                 "chonkie==1.7.0", "sentence-transformers==4.1.0", "transformers==4.57.6",
                 "openai==1.109.1", "numpy==2.4.6", "pydantic==2.14.4", "scikit-learn==1.9.1",
-                "huggingface_hub==0.36.2", "tokenizers==0.22.2")
+                "huggingface_hub==0.36.2", "tokenizers==0.22.2",
+                "qdrant-client==1.20.0")  # general_text's vector DB (embedded, on disk)
 SEARCH_MODES = ("fast", "fine")
+MEMORIES = ("tree_text", "general_text")
 
 
 class MemOSSystem:
@@ -67,16 +73,21 @@ class MemOSSystem:
 
     def __init__(self, ctx: SystemContext, k: int | None = None, batch: int = 20,
                  search_mode: str = "fast", max_tokens: int = 1024,
-                 temperature: float = 0.6, schema: bool | str = False) -> None:
+                 temperature: float = 0.6, schema: bool | str = False,
+                 memory: str = "tree_text") -> None:
         if search_mode not in SEARCH_MODES:
             raise UserError(f"memos: search_mode must be one of {', '.join(SEARCH_MODES)}, "
                             f"got {search_mode!r}")
+        if memory not in MEMORIES:
+            raise UserError(f"memos: memory must be one of {', '.join(MEMORIES)}, got "
+                            f"{memory!r}")
         if int(batch) < 1:
             raise UserError(f"memos: batch must be at least 1 message, got {batch!r}")
         self.ctx = ctx
         self.default_k = int(k) if k else None
         self.batch = int(batch)  # HaluMem's MemOS harness: 20 messages per /product/add
         self.search_mode = search_mode
+        self.memory = memory  # general_text: the lighter variant (memos_general.py)
         self.max_tokens = int(max_tokens)  # MemOS's server: 8000, the whole window here
         self.temperature = float(temperature)  # MemOS's server default for its reader
         # schema=true: the reader's calls carry the JSON schema of the reply its prompt asks
@@ -100,7 +111,7 @@ class MemOSSystem:
                 "embedder": str(minilm_path()), "base_url": self.proxy.base_url("llm"),
                 "model": self.ctx.llm.endpoint.model, "max_tokens": self.max_tokens,
                 "temperature": self.temperature, "search_mode": self.search_mode,
-                "schema": self.schema}
+                "schema": self.schema, "memory": self.memory}
         (self.storage / "memos").mkdir(parents=True, exist_ok=True)
         self.worker = JsonWorker(self.python, WORKER, [json.dumps(args)],
                                  env={"OMP_NUM_THREADS": "1"}, label="MemOS worker",
@@ -165,11 +176,9 @@ class MemOSSystem:
             for kind, n in got["failures"].items():
                 counts[kind] = counts.get(kind, 0) + n
         return {"library": self.versions or {"MemoryOS": "2.0.33", "pgserver": "0.1.4"},
-                "config": {"memory": "tree_text", "mem_reader": "simple_struct (mode fine)",
-                           "graph_db": "postgres (pgserver, unix socket)", "batch": self.batch,
+                "config": {"memory": self.memory, "batch": self.batch, **_backend(self.memory),
                            "search_mode": self.search_mode, "k": self.default_k,
-                           "reorganize": False, "preference_memory": False,
-                           "embedder": "all-MiniLM-L6-v2", "reranker": "cosine_local",
+                           "preference_memory": False, "embedder": "all-MiniLM-L6-v2",
                            "max_tokens": self.max_tokens, "temperature": self.temperature,
                            "reader_schema": self.schema,
                            "llm": llm_config(self.ctx), "proxy_calls": self.proxy.calls,
@@ -187,6 +196,13 @@ def ensure_memos_env() -> Path:
     from memeval.sysenv import ensure_env
 
     return ensure_env("memos", REQUIREMENTS, minutes="about 3")
+
+
+def _backend(memory: str) -> dict[str, Any]:
+    if memory == "general_text":
+        return {"extractor": "GeneralTextMemory.extract", "vector_db": "qdrant (local, on disk)"}
+    return {"mem_reader": "simple_struct (mode fine)", "reorganize": False,
+            "graph_db": "postgres (pgserver, unix socket)", "reranker": "cosine_local"}
 
 
 def _iso(stamp: str | None) -> str | None:

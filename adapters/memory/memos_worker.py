@@ -11,6 +11,9 @@ mem_reader reads each batch of messages (LLM extraction per token window, mode "
 TreeTextMemory.add writes the items to the graph DB. search = TreeTextMemory.search (mode
 "fast": embedding recall over the graph DB, MemOS's cosine reranker; no LLM call).
 
+`memory` "general_text" (the lighter variant) uses memos_general.py instead: GeneralTextMemory
+on one embedded qdrant folder per tenant, no PostgreSQL.
+
 Requests: reset {ns}; add {ns, session_id, batches: [[{role, content, chat_time}]]} -> the items
 MemOS stored ({id, memory, memory_type, key, tags, raw, chat_time}); search {ns, query, k};
 info -> counted failures, an example message of each, the tenant count.
@@ -18,6 +21,7 @@ info -> counted failures, an example message of each, the tenant count.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -67,10 +71,15 @@ def count(kind: str, n: int = 1, example: str | None = None) -> None:
 class SwallowedLog(logging.Handler):
     """MemOS logs and carries on where a step failed (an LLM call that raised, JSON it could not
     decode, a batch insert that failed, a reranker error): each WARNING-or-worse record is
-    counted as `log.<module>.<words>`. Attached after start-up, so configuration notices
-    (a missing optional text splitter) are not counted."""
+    counted as `log.<module>.<words>`. Attached after start-up and paused while a store is
+    built, so configuration notices (a missing optional text splitter, qdrant's local mode)
+    are not counted."""
+
+    paused = False
 
     def emit(self, record: logging.LogRecord) -> None:
+        if self.paused:
+            return
         words = re.sub(r"[^a-z ]+", " ", str(record.msg).lower())
         slug = "_".join(words.split()[:4]) or "message"
         count(f"log.{record.name.rsplit('.', 1)[-1]}.{slug}", example=record.getMessage())
@@ -88,6 +97,16 @@ READER_SCHEMA = {"type": "object", "required": ["memory list", "summary"], "prop
             "value": {"type": "string"},
             "tags": {"type": "array", "items": {"type": "string"}}}}},
     "summary": {"type": "string"}}}
+
+
+@contextlib.contextmanager
+def building() -> Any:
+    # requests are served one at a time, so nothing else logs while a store is built
+    SwallowedLog.paused = True
+    try:
+        yield
+    finally:
+        SwallowedLog.paused = False
 
 
 def _llm(step: str, schema: dict | None = None) -> dict[str, Any]:
@@ -110,10 +129,13 @@ def start_postgres() -> Any:
     return pgserver.get_server(STORAGE / "pgdata", cleanup_mode=None)
 
 
+EMBEDDER = {"backend": "sentence_transformer",
+            "config": {"model_name_or_path": ARGS["embedder"], "trust_remote_code": False}}
+
+
 def build(pg: Any) -> tuple[TreeTextMemory, SimpleStructMemReader]:
     info = pg.get_postmaster_info()
-    embedder = {"backend": "sentence_transformer",
-                "config": {"model_name_or_path": ARGS["embedder"], "trust_remote_code": False}}
+    embedder = EMBEDDER
     graph_db = {"backend": "postgres", "config": {
         "host": str(info.socket_dir), "port": int(info.port or 5432), "user": "postgres",
         "password": "", "db_name": "postgres", "schema_name": "memos",
@@ -131,7 +153,7 @@ def build(pg: Any) -> tuple[TreeTextMemory, SimpleStructMemReader]:
         # 2.0.33's postgres backend hands the vector back as a string and search raises
         "mode": "sync"}))
     reader = SimpleStructMemReader(SimpleStructMemReaderConfig.model_validate({
-        "llm": _llm("reader", READER_SCHEMA if ARGS["schema"] else None), "embedder": embedder,
+        "llm": _llm("reader", SCHEMA), "embedder": embedder,
         # the chunker reads documents only (never chats); "character" needs no tokenizer
         # download (MemOS's server: gpt2)
         "chunker": {"backend": "sentence", "config": {
@@ -140,8 +162,16 @@ def build(pg: Any) -> tuple[TreeTextMemory, SimpleStructMemReader]:
     return tree, reader
 
 
-PG = start_postgres()
-TREE, READER = build(PG)
+SCHEMA = READER_SCHEMA if ARGS["schema"] else None
+if ARGS["memory"] == "general_text":  # the lighter variant: qdrant folders, no PostgreSQL
+    GENERAL = wc.load_by_path("memeval_memos_general", str(
+        Path(__file__).with_name("memos_general.py"))).GeneralStore(
+            STORAGE / "qdrant", _llm("extract", SCHEMA), EMBEDDER, count, building)
+    PG = TREE = READER = None
+else:
+    GENERAL = None
+    PG = start_postgres()
+    TREE, READER = build(PG)
 logging.getLogger("memos").addHandler(SwallowedLog(level=logging.WARNING))
 
 
@@ -190,6 +220,8 @@ def _item(item: Any, batch: int) -> dict:
 
 def add(req: dict) -> dict:
     tenant, out = _tenant(req["ns"]), []
+    if GENERAL is not None:
+        return {"items": GENERAL.add(tenant, req["batches"])}
     info = {"user_id": tenant, "session_id": req["session_id"]}
     for b, batch in enumerate(req["batches"]):
         try:
@@ -216,6 +248,8 @@ def add(req: dict) -> dict:
 
 def search(req: dict) -> dict:
     tenant = _tenant(req["ns"])
+    if GENERAL is not None:  # one qdrant folder per tenant: isolated by construction
+        return {"hits": GENERAL.search(tenant, req["query"], int(req["k"]))}
     hits = TREE.search(req["query"], top_k=int(req["k"]),
                        info={"user_id": tenant, "session_id": ""}, mode=ARGS["search_mode"],
                        memory_type="All", user_name=tenant)
@@ -244,6 +278,8 @@ def handle(req: dict) -> dict:
 def server_versions() -> dict[str, str]:
     import psycopg2
 
+    if PG is None:
+        return {"qdrant-client": metadata.version("qdrant-client")}
     info = PG.get_postmaster_info()
     with psycopg2.connect(host=str(info.socket_dir), port=int(info.port or 5432),
                           user="postgres", dbname="postgres") as conn, conn.cursor() as cur:
@@ -255,6 +291,9 @@ def server_versions() -> dict[str, str]:
 
 
 def stop_postgres() -> None:
+    if GENERAL is not None:
+        GENERAL.close()
+        return
     TREE.graph_store.close()
     pgserver.pg_ctl(["-w", "stop"], pgdata=PG.pgdata, user=PG.system_user)
 

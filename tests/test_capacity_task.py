@@ -92,3 +92,28 @@ def test_training_is_seeded_and_its_provenance_recorded(tmp_path):
     (phase,) = tr["model_info"]["phases"]  # optimizer and schedule are in the manifest's data
     assert (phase["optimizer"], phase["schedule"]) == ("adamw", "cosine")
     assert phase["steps"] == tr["steps"] and phase["tokens"] == tr["tokens"]
+
+
+@pytest.mark.parametrize("dataset", ["bioD", "bioS-simple"])
+def test_cached_records_give_the_same_training_stream(dataset):
+    """Corpora whose record does not change between exposures are encoded once per person
+    (train.windows); the windows and the used token ids equal a re-encoding at every exposure."""
+    from memeval.tasks.capacity.corpus import make_corpus
+    from memeval.tasks.capacity.train import SegmentEncoder, windows
+
+    corpus = make_corpus(dataset, 15, 3, **({"k": 3, "d": 8} if dataset == "bioD" else {}))
+    assert corpus.fixed_records
+    model = TinyGPT2(None, size="1x8", device="cpu")
+    model.prepare(corpus.vocab_texts(), seed=0)
+
+    def stream() -> tuple[list[list[int]], set[int]]:
+        used: set[int] = set()
+        wins = list(windows(corpus, SegmentEncoder(model), model.tokenizer.eos_id, 4, 1, 48,
+                            used))
+        return wins, used
+
+    cached = stream()
+    corpus.fixed_records = False  # every exposure re-renders and re-encodes the record
+    fresh = stream()
+    assert cached == fresh and len(cached[0]) > 4
+    assert make_corpus("bioS", 5, 0).fixed_records is False  # bioS re-draws its layouts

@@ -22,6 +22,7 @@ Spans = list[tuple[str, int, int]]  # (role, start, end) in token positions of t
 class Corpus(Protocol):
     n: int
     name: str
+    fixed_records: bool  # the same record at every exposure (training may cache its tokens)
 
     def record(self, person: int, exposure: int) -> list[Segment]: ...
     def eval_record(self, person: int) -> list[Segment]: ...
@@ -44,6 +45,7 @@ class BioSCorpus:
         if variant not in ("bioS", "bioS-simple"):
             raise ValueError(variant)
         self.n, self.name, self.seed = n, variant, seed
+        self.fixed_records = variant == "bioS-simple"  # bioS re-draws layouts per exposure
         self.values = value_lists()
         self.people = bios.sample_people(n, seed, self.values)
 
@@ -91,6 +93,7 @@ class BioSCorpus:
 
 class BioDCorpus:
     name = "bioD"
+    fixed_records = True  # record(person, exposure) does not depend on the exposure
 
     def __init__(self, spec: biod.BioDSpec, seed: int) -> None:
         self.spec, self.n, self.seed = spec, spec.n, seed

@@ -84,6 +84,7 @@ def count_job(job: Any, token_scale: float = 1.0) -> PlanCounts:
     own = counts.calls.pop("system", None)
     for cc in counts.calls.values():
         cc.prompt_tokens *= token_scale
+        cc.shared_prefix_tokens *= token_scale
     if own is not None:
         counts.calls[system_caller(job)] = own
     if not costs.declared and bool(getattr(task, "needs_llm", True)):
@@ -147,6 +148,7 @@ def calibrate(counts: PlanCounts, earlier: list[tuple[RunManifest, PlanCounts]])
         real = sum(float(m.cost.get(caller, {}).get("calls", 0))
                    - float(m.cost.get(caller, {}).get("cache_hits", 0)) for m, _ in earlier)
         if real > 0 and cur.calls > 0:  # tokens of real calls only (cache hits cost none)
+            share = cur.shared_prefix_tokens / cur.prompt_tokens if cur.prompt_tokens else 0.0
             for attr in ("prompt_tokens", "completion_tokens"):
                 per = sum(float(m.cost.get(caller, {}).get(attr, 0)) for m, _ in earlier) / real
                 was = sum(getattr(p.calls[caller], attr) for _, p in earlier if caller in p.calls)
@@ -155,6 +157,7 @@ def calibrate(counts: PlanCounts, earlier: list[tuple[RunManifest, PlanCounts]])
                 per_planned = was / planned if planned > 0 and was > 0 else 0.0
                 setattr(cur, attr, cur.calls * (per * now[attr] / per_planned
                                                 if per_planned and now[attr] else per))
+            cur.shared_prefix_tokens = share * cur.prompt_tokens
     return notes
 
 
@@ -207,8 +210,8 @@ def apply_cache(counts: PlanCounts, means: dict[str, tuple[int, float, float]],
 def plan_job(job: Any, roots: list[Path], identity: str | None, cache: Path | None,
              token_scale: float = 1.0) -> JobPlan:
     counts = count_job(job, token_scale)
-    planned = {k: CallCount(v.calls, v.prompt_tokens, v.completion_tokens)
-               for k, v in counts.calls.items()}
+    planned = {k: CallCount(v.calls, v.prompt_tokens, v.completion_tokens,
+                            v.shared_prefix_tokens) for k, v in counts.calls.items()}
     plan = JobPlan(job=job, counts=counts, planned=planned, notes=list(counts.notes))
     earlier = []
     for m in earlier_runs(job, roots, identity):
@@ -228,7 +231,8 @@ def plan_job(job: Any, roots: list[Path], identity: str | None, cache: Path | No
 def to_json(plans: list[JobPlan], eta: dict[str, Any] | None) -> str:
     def calls(d: dict[str, CallCount]) -> dict[str, dict[str, float]]:
         return {k: {"calls": round(v.calls, 1), "prompt_tokens": round(v.prompt_tokens),
-                    "completion_tokens": round(v.completion_tokens)} for k, v in d.items()}
+                    "completion_tokens": round(v.completion_tokens),
+                    "shared_prefix_tokens": round(v.shared_prefix_tokens)} for k, v in d.items()}
 
     return json.dumps({"jobs": [{
         "task": p.job.task, "system": p.job.system, "seed": p.job.seed, "limit": p.job.limit,

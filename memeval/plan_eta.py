@@ -22,13 +22,14 @@ from memeval.plan import JobPlan, plan_job, to_json
 FILLER = ("The user said that she moved to a new city last spring, started a job at a small "
           "design studio, and now walks her dog along the river every morning before work. ")
 LONG_PROMPT_TOKENS = 1000  # long enough that prompt throughput dominates its time
-GEN_TOKENS = 48
+GEN_TOKENS = 64
 HOURS_WARNING = 1.0
 
 
 @dataclass
 class Speed:
-    """Seconds per call = overhead + prompt/prompt_rate + completion * per_token."""
+    """Seconds per call = overhead + new prompt tokens / prompt rate + completion * per_token;
+    new = not the prefix the call shares with the one before (the pack's layout says which)."""
 
     overhead_s: float
     prompt_tok_per_s: float
@@ -36,8 +37,9 @@ class Speed:
     token_scale: float  # the endpoint's prompt tokens / memeval's estimate (~4 chars a token)
     parallel: int
 
-    def seconds(self, calls: float, prompt: float, completion: float) -> float:
-        return (calls * self.overhead_s + prompt / self.prompt_tok_per_s
+    def seconds(self, calls: float, prompt: float, completion: float,
+                shared_prefix: float = 0.0) -> float:
+        return (calls * self.overhead_s + (prompt - shared_prefix) / self.prompt_tok_per_s
                 + completion * self.gen_s_per_token)
 
 
@@ -50,21 +52,23 @@ def _timed(llm: Any, content: str, max_tokens: int) -> tuple[float, int, int]:
 
 
 def measure(llm: Any, parallel: int) -> Speed:
-    """Four uncached calls; a fresh nonce first in every prompt, so no server-side prefix cache
-    (llama.cpp's slot or RAM cache, vLLM's prefix cache) makes the timing optimistic."""
+    """Five uncached calls; a fresh nonce first in every prompt, so no server-side prefix cache
+    (llama.cpp's slot or RAM cache, vLLM's prefix cache) makes the timing optimistic. The
+    per-call overhead is the faster of two one-token calls: on a shared machine one call can
+    stall, and a stalled overhead would swallow the generation time it is subtracted from."""
     def nonce() -> str:
         return f"[{secrets.token_hex(6)}] "
 
     _timed(llm, nonce() + "Say hello.", 1)  # warm-up: connection, first-request setup
-    t_short, _, _ = _timed(llm, nonce() + "Say hello.", 1)
+    overhead = max(min(_timed(llm, nonce() + "Say hello.", 1)[0] for _ in range(2)), 1e-3)
     long = nonce() + FILLER * int(LONG_PROMPT_TOKENS * 4 / len(FILLER) + 1)
     t_long, p_long, _ = _timed(llm, long + "\nSummarize in one word.", 1)
-    t_gen, _, c_gen = _timed(llm, nonce() + "Count from one to one hundred in words, "
-                             "separated by commas.", GEN_TOKENS)
+    t_gen, _, c_gen = _timed(llm, nonce() + "Write a long story about a lighthouse keeper.",
+                             GEN_TOKENS)
     estimate = approx_tokens([{"role": "user", "content": long + "\nSummarize in one word."}])
-    overhead = max(t_short, 1e-3)
     prompt_rate = max(p_long, 1) / max(t_long - overhead, 1e-3)
-    per_token = max(t_gen - overhead, 0.0) / max(c_gen - 1, 1)
+    # if the generation call came out faster than the overhead (noise), charge its whole time
+    per_token = (t_gen - overhead if t_gen > 2 * overhead else t_gen) / max(c_gen - 1, 1)
     return Speed(overhead, prompt_rate, per_token,
                  token_scale=(p_long / estimate) if p_long and estimate else 1.0,
                  parallel=max(1, parallel))
@@ -74,7 +78,7 @@ def caller_seconds(plan: JobPlan, caller: str, speed: Speed) -> float:
     c = plan.counts.calls[caller]
     if caller in plan.seconds_per_call:  # measured on this endpoint in earlier runs
         return c.calls * plan.seconds_per_call[caller]
-    return speed.seconds(c.calls, c.prompt_tokens, c.completion_tokens)
+    return speed.seconds(c.calls, c.prompt_tokens, c.completion_tokens, c.shared_prefix_tokens)
 
 
 def job_seconds(plan: JobPlan, speed: Speed) -> float:
@@ -109,7 +113,7 @@ def render(io: Any, plans: list[JobPlan], speed: Speed | None, why_not: str | No
                   f"{sum(cc.calls for cc in p.planned.values()):,.0f}",
                   f"{sum(cc.prompt_tokens for cc in c.calls.values()):,.0f}",
                   f"{sum(cc.completion_tokens for cc in c.calls.values()):,.0f}",
-                  _duration(job_seconds(p, speed) * min(speed.parallel, c.clusters or 1))
+                  _duration(sum(caller_seconds(p, k, speed) for k in c.calls))  # serial
                   if speed else "-")
         io.out.print(t)
         if p.calibrated_by:
@@ -170,6 +174,12 @@ def cmd_plan(jobs: list[Any], outs: list[Path], opts: Any, concurrency: int | No
                 why_not = str(e)
         scale = speed.token_scale if speed else 1.0
         plans = [plan_job(j, roots, identity, cache, scale) for j in jobs]
+    for p, out in zip(plans, outs):
+        done = out / "predictions.jsonl"
+        if done.exists():  # counts stay those of the whole run: resumed adds are cache hits
+            n = sum(1 for line in done.read_text(encoding="utf-8").splitlines() if line.strip())
+            p.notes.append(f"{out} already holds {n} predictions: the same configuration "
+                           "resumes there (only the rest costs new calls), another is refused")
     total = render(io, plans, speed, why_not)
     warn_hours(io, plans, total, embedded=opts.spec is None)
     if json_path:

@@ -42,7 +42,7 @@ from memeval.adapters.memory.base import FailureCounter
 from memeval.adapters.memory.embedder import DIMS, minilm_path
 from memeval.adapters.memory.library_env import go_offline, versions
 from memeval.adapters.memory.llm_seam import EndpointAbort, LLMSeam, llm_config, strict_json
-from memeval.contracts import Capabilities, Setting, SystemContext, SystemKind
+from memeval.contracts import AddCost, Capabilities, Setting, SystemContext, SystemKind
 from memeval.errors import UserError
 from memeval.records import Memory, Session
 
@@ -191,6 +191,14 @@ class Mem0System:
                 raise e.err from None
             finally:
                 _ACTIVE.pop()
+
+    @staticmethod
+    def plan_add(session: Session, options: dict[str, Any], stored: float) -> AddCost:
+        """For `memeval run --plan`: per `Memory.add` (one per `batch` turns) fact extraction and
+        the update decision; mem0 skips the decision when no fact came out, which only a
+        measurement knows (earlier runs calibrate it), so this is the upper bound."""
+        batch = int(options.get("batch", 2)) or max(1, len(session.turns))
+        return AddCost(llm_calls=2 * -(-len(session.turns) // batch))
 
     def reset(self, ns: str) -> None:
         self._call(self.memory.delete_all, user_id=ns)

@@ -55,12 +55,16 @@ class CallCount:
     calls: float = 0.0
     prompt_tokens: float = 0.0
     completion_tokens: float = 0.0
+    # prompt tokens that repeat the previous call's prefix (a pack's layout for prefix reuse):
+    # a server that keeps the last prompt's KV state (llama.cpp, vLLM) does not recompute them
+    shared_prefix_tokens: float = 0.0
 
-    def add(self, calls: float, prompt_tokens: float = 0.0,
-            completion_tokens: float = 0.0) -> None:
+    def add(self, calls: float, prompt_tokens: float = 0.0, completion_tokens: float = 0.0,
+            shared_prefix_tokens: float = 0.0) -> None:
         self.calls += calls
         self.prompt_tokens += prompt_tokens
         self.completion_tokens += completion_tokens
+        self.shared_prefix_tokens += shared_prefix_tokens
 
 
 @dataclass

@@ -82,16 +82,21 @@ def _session(task: Any, hs: HSession, memories: float, stored: float, mem_chars:
         return  # the exact judge calls nothing
     judge = out.caller("judge")
     layout = task.judge_layout
+    # shared_prefix: a session's accuracy calls repeat its dialogue and gold list, its integrity
+    # calls the extracted memories, back to back (HaluMemTask.judge orders them so)
+    reuse = layout == "shared_prefix"
     if memories > 0:
         acc = approx_tokens(P.accuracy_messages(hs.dialogue, hs.gold_points, "", layout))
-        judge.add(memories, memories * (acc + mem_tokens), memories * JUDGE_COMPLETION)
+        judge.add(memories, memories * (acc + mem_tokens), memories * JUDGE_COMPLETION,
+                  (memories - 1) * acc if reuse else 0.0)
     found = stored > 0
     to_update = [p for p in updates if found]
-    if memories > 0:
-        base = approx_tokens(P.integrity_messages([], hs.memory_points[0], layout)) \
-            if hs.memory_points else 0.0
+    if memories > 0 and hs.memory_points:
+        point = approx_tokens(hs.memory_points[0].memory_content)
+        base = approx_tokens(P.integrity_messages([], hs.memory_points[0], layout)) - point
         n = len(hs.memory_points) - len(to_update)
-        judge.add(n, n * (base + memories * mem_tokens), n * JUDGE_COMPLETION)
+        judge.add(n, n * (base + point + memories * mem_tokens), n * JUDGE_COMPLETION,
+                  max(0, n - 1) * (base + memories * mem_tokens) if reuse else 0.0)
     for p in to_update:
         judge.add(1, approx_tokens(P.update_messages([], p)) + min(UPDATE_K, stored)
                   * mem_tokens, JUDGE_COMPLETION)

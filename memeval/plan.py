@@ -94,8 +94,8 @@ def count_job(job: Any, token_scale: float = 1.0) -> PlanCounts:
 
 
 def earlier_runs(job: Any, roots: list[Path], identity: str | None) -> list[RunManifest]:
-    """Complete runs of the same task, system and judge kind under `roots`, newest first; runs
-    on the same LLM endpoint first (judge retries depend on the model)."""
+    """Complete, error-free, never resumed runs of the same task, system and judge kind under
+    `roots`, newest first; runs on the same LLM endpoint first (judge retries depend on it)."""
     found: dict[Path, RunManifest] = {}
     for root in roots:
         for path in sorted(root.glob("*/manifest.json")) if root.is_dir() else []:
@@ -105,11 +105,21 @@ def earlier_runs(job: Any, roots: list[Path], identity: str | None) -> list[RunM
                 continue  # not a run folder of this memeval: not evidence
             c = m.config
             if (m.status == "complete" and m.cost and c.get("task") == job.task
-                    and c.get("system") == job.system and c.get("judge") == job.judge):
+                    and c.get("system") == job.system and c.get("judge") == job.judge
+                    and not m.counts.get("errors") and not _resumed(path.parent)):
                 found[path.parent.resolve()] = m
     ordered = sorted(found.values(), key=lambda m: m.finished or "", reverse=True)
     ordered.sort(key=lambda m: m.config.get("llm") != identity)  # stable: newest within each
     return ordered[:MAX_EARLIER]
+
+
+def _resumed(folder: Path) -> bool:
+    """A resumed run's ledger holds only its last invocation: not a measure of the whole."""
+    audit = folder / "audit.jsonl"
+    try:
+        return '"run.resume"' in audit.read_text(encoding="utf-8")
+    except OSError:
+        return True  # no audit trail: nothing says the ledger covers the run
 
 
 def replan(m: RunManifest, token_scale: float = 1.0) -> PlanCounts:

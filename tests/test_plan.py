@@ -115,3 +115,40 @@ def test_plan_makes_no_call_and_matches_a_real_runs_ledger(tmp_path, llm_spec):
     plan2 = json.loads(again.read_text())["jobs"][0]
     assert plan2["calibrated_by"] == [folder.name]
     assert abs(plan2["calls"]["judge"]["calls"] - cost["judge"]["calls"]) < 0.5
+
+
+def _earlier_run(root, job, cost, resumed=False):
+    from memeval.records import RunManifest
+
+    folder = root / "earlier"
+    folder.mkdir(parents=True)
+    m = RunManifest(run_id="earlier", command=["memeval"], config=job.config(None),
+                    config_sha256="-", task={}, system={}, llm={}, seed=0, git={}, packages={},
+                    machine={}, status="complete", counts={"errors": 0}, cost=cost)
+    (folder / "manifest.json").write_text(m.model_dump_json(), encoding="utf-8")
+    kinds = ["run.start"] + (["run.resume"] if resumed else []) + ["run.end"]
+    (folder / "audit.jsonl").write_text("".join(json.dumps({"kind": k}) + "\n" for k in kinds))
+
+
+@pytest.mark.parametrize("resumed", [False, True])
+def test_an_earlier_runs_ledger_calibrates_the_plan_unless_it_was_resumed(tmp_path, resumed):
+    from memeval.plan import plan_job
+
+    sessions = user_sessions()[:2]
+    hand = [len(s["dialogue"]) + len(s["memory_points"]) + len(s.get("questions", []))
+            for s in sessions]  # judge calls per session, as in the hand count above
+    data = str(shared_path(HALUMEM_USER))
+    one = JobSpec(task="halumem", system="rag-bm25", judge="llm",
+                  task_options={"data": data, "limit_sessions": 1})
+    # the earlier one-session run needed 3 judge retries on top of its hand count
+    _earlier_run(tmp_path, one, {"judge": {"calls": hand[0] + 3, "cache_hits": 0}},
+                 resumed=resumed)
+    two = JobSpec(task="halumem", system="rag-bm25", judge="llm",
+                  task_options={"data": data, "limit_sessions": 2})
+    plan = plan_job(two, [tmp_path], identity=None, cache=None)
+    got = plan.counts.calls["judge"].calls
+    if resumed:  # its ledger covers only its last invocation: not used
+        assert plan.calibrated_by == [] and got == sum(hand)
+    else:
+        assert plan.calibrated_by == ["earlier"]
+        assert got == pytest.approx(sum(hand) * (hand[0] + 3) / hand[0])

@@ -3,12 +3,15 @@
 Per system: add and search latency (p50/p95), the library's own LLM calls and tokens per add
 (from the LLM client's ledger, caller `system:<name>`), memories stored per session (ADD events
 per session and namespace), and the internal failures the adapter counted. Ingestion follows each
-adapter's LoCoMo protocol (per speaker for mem0 and langmem, one note per turn for amem); the
+adapter's LoCoMo protocol (per speaker for mem0 and langmem, one note per turn for amem, one
+episode per session for graphiti; slm and memos run in their own environments behind a worker,
+their LLM calls through memeval's endpoint); the
 searches are the conversation's first questions. Every call is real (fresh response cache).
 `rag-dense` runs alongside as the no-LLM reference; search ratios are against it.
 
     python benchmarks/adapters.py [--sessions 2] [--turns 4] [--questions 4]
-                                  [--systems amem,mem0,langmem] [--llm URL::MODEL]
+                                  [--systems amem,mem0,langmem,slm,graphiti,memos]
+                                  [--llm URL::MODEL]
 """
 
 from __future__ import annotations
@@ -99,7 +102,7 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=2, help="LoCoMo sessions of conv-26 to add")
     ap.add_argument("--turns", type=int, default=4, help="turns kept per session (0 = all)")
     ap.add_argument("--questions", type=int, default=4, help="questions searched per namespace")
-    ap.add_argument("--systems", default="amem,mem0,langmem",
+    ap.add_argument("--systems", default="amem,mem0,langmem,slm,graphiti,memos",
                     help="system specs separated by ';' or ',' (options: 'mem0:max_tokens=512')")
     ap.add_argument("--llm", default=None, help="URL::MODEL; default: start the embedded server")
     args = ap.parse_args()

@@ -11,7 +11,11 @@ Judge time is the judge calls' summed latency (manifest `cost.judge.seconds`). A
   verdicts may differ (a small model is sensitive to order): the count is reported;
 - cached_rerun: shared_prefix again on the same response cache.
 
+With `--backend vllm` the same arms run on vLLM's server over SmolLM2-135M (the vLLM extra):
+no_reuse is then vLLM with automatic prefix caching off.
+
     .venv/bin/python benchmarks/halumem_cost.py [--sessions 1] [--system rag-bm25:chunk=8]
+        [--backend llamacpp|vllm]
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 USER = REPO.parent / "shared" / "data" / "halumem" / "HaluMem-Medium-user-4fd09df4.jsonl"
@@ -48,31 +53,57 @@ def judge_seconds(out: Path) -> float:
     return float(json.loads((out / "manifest.json").read_text())["cost"]["judge"]["seconds"])
 
 
+def warm_arms(t: Path, args: argparse.Namespace, llm: str) -> dict[str, float]:
+    return {"shared_prefix": run(t / "a", t / "cache-a", "shared_prefix", args, llm),
+            "cached_rerun": run(t / "a2", t / "cache-a", "shared_prefix", args, llm),
+            "memory_first": run(t / "b", t / "cache-b", "memory_first", args, llm)}
+
+
+def llamacpp_arms(t: Path, args: argparse.Namespace, server: Any) -> dict[str, float]:
+    with server() as srv:
+        times = warm_arms(t, args, f"{srv.url}::{srv.endpoint().model}")
+    os.environ["MEMEVAL_LLAMA_PREFIX_REUSE"] = "0"  # read by the server process at start
+    try:
+        with server(kv_cache=False) as cold:
+            llm = f"{cold.url}::{cold.endpoint().model}"
+            times["no_reuse"] = run(t / "c", t / "cache-c", "shared_prefix", args, llm)
+    finally:
+        del os.environ["MEMEVAL_LLAMA_PREFIX_REUSE"]
+    return times
+
+
+def vllm_arms(t: Path, args: argparse.Namespace) -> dict[str, float]:
+    from memeval.adapters.lm.vllm_server import VLLMServer
+
+    # the embedded server's window: HaluMem's judge prompts outgrow vLLM's default 2048
+    with VLLMServer(max_model_len=8192, log_path=t / "vllm.log") as srv:
+        times = warm_arms(t, args, f"{srv.url}::{srv.endpoint().model}")
+    with VLLMServer(max_model_len=8192, prefix_caching=False, log_path=t / "vllm-cold.log") \
+            as cold:
+        llm = f"{cold.url}::{cold.endpoint().model}"
+        times["no_reuse"] = run(t / "c", t / "cache-c", "shared_prefix", args, llm)
+    return times
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sessions", type=int, default=1)
     ap.add_argument("--system", default="rag-bm25:chunk=8")
     ap.add_argument("--data", type=Path, default=USER)
+    ap.add_argument("--backend", choices=["llamacpp", "vllm"], default="llamacpp")
     args = ap.parse_args()
     from memeval.server import EmbeddedServer
 
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
-        with EmbeddedServer() as srv:
-            llm = f"{srv.url}::{srv.endpoint().model}"
-            times = {"shared_prefix": run(t / "a", t / "cache-a", "shared_prefix", args, llm),
-                     "cached_rerun": run(t / "a2", t / "cache-a", "shared_prefix", args, llm),
-                     "memory_first": run(t / "b", t / "cache-b", "memory_first", args, llm)}
-        os.environ["MEMEVAL_LLAMA_PREFIX_REUSE"] = "0"  # read by the server process at start
-        try:
-            with EmbeddedServer(kv_cache=False) as cold:
-                llm = f"{cold.url}::{cold.endpoint().model}"
-                times["no_reuse"] = run(t / "c", t / "cache-c", "shared_prefix", args, llm)
-        finally:
-            del os.environ["MEMEVAL_LLAMA_PREFIX_REUSE"]
+        if args.backend == "vllm":
+            times = vllm_arms(t, args)
+        else:
+            times = llamacpp_arms(t, args, EmbeddedServer)
         folders = {"shared_prefix": t / "a", "cached_rerun": t / "a2", "memory_first": t / "b",
                    "no_reuse": t / "c"}
-        print(f"real HaluMem user, first {args.sessions} session(s), system {args.system}")
+        print(f"real HaluMem user, first {args.sessions} session(s), system {args.system}, "
+              f"{args.backend}")
         print(f"{'run':<15}{'wall s':>9}{'judge s':>9}{'judge calls':>13}{'real':>6}"
               f"{'answer calls':>14}{'prompt tok':>12}")
         for name, folder in folders.items():

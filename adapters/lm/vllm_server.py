@@ -61,7 +61,7 @@ class VLLMServer:
 
     def __init__(self, model: Path | str | None = None, *, port: int | None = None,
                  max_model_len: int = MAX_MODEL_LEN, dtype: str = "float32", seed: int = 0,
-                 log_path: Path | None = None) -> None:
+                 log_path: Path | None = None, prefix_caching: bool = True) -> None:
         python = vllm_python()  # before any export: a missing extra is the first thing to say
         if python is None:
             raise UserError(NOT_INSTALLED)
@@ -74,6 +74,7 @@ class VLLMServer:
         self.max_model_len = max_model_len
         self.dtype = dtype
         self.seed = seed
+        self.prefix_caching = prefix_caching  # off only to measure what it buys
         self.port = port or free_port()
         self.log_path = log_path or Path(tempfile.gettempdir()) / f"memeval-vllm-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -116,7 +117,8 @@ class VLLMServer:
                "--max-model-len", str(self.max_model_len), "--seed", str(self.seed),
                # prefix caching: judge prompts sharing a dialogue reuse its KV blocks;
                # eager: no graph capture, which only costs start time on CPU
-               "--enable-prefix-caching", "--enforce-eager"]
+               "--enable-prefix-caching" if self.prefix_caching else "--no-enable-prefix-caching",
+               "--enforce-eager"]
         # vLLM's CPU backend reserves its KV cache up front (GiB): 1 unless the user says
         env = {**os.environ,
                "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")}

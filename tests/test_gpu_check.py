@@ -119,6 +119,12 @@ def test_tiny_capacity_figures_match_the_formulas(tiny) -> None:
         assert r["R_max"] == pytest.approx(_max_bits(N) / r["params"], rel=1e-9)
         assert 0 < r["train_s"] <= r["wall_s"]
     assert cap["peak"]["R"] == max(r["R"] for r in cap["configs"])
+    # then the peak's size again at half the batch: the same tokens in twice the steps
+    (more,) = res["more_steps"]["configs"]
+    assert more["config"] == cap["peak"]["config"] and more["tokens"] == stream - windows
+    assert more["steps"] == math.ceil(windows / (BATCH // 2))
+    assert res["more_steps"]["train"]["batch_size"] == BATCH // 2
+    assert 0 < more["bits"] <= _max_bits(N)
 
 
 def test_tiny_densing_family_and_self_check(tiny) -> None:

@@ -2,8 +2,9 @@
 own environment, against the real embedded server (SmolLM2-135M) and real LoCoMo turns: what it
 stores is found again, and each raw window MemOS stored in place of an extraction (SmolLM2's
 reply gave no JSON) is counted; namespaces (MemOS user names) stay apart; a killed worker is a
-counted failure after which the adapter carries on with the same PostgreSQL data. The
-environment is built on first use (.venv-systems/memos, a few minutes once)."""
+counted failure after which the adapter carries on with the same PostgreSQL data; the
+`general_text` variant stores and finds, or counts the batch it lost. The environment is built
+on first use (.venv-systems/memos, a few minutes once)."""
 
 from __future__ import annotations
 
@@ -107,5 +108,26 @@ def test_a_killed_worker_is_counted_and_the_store_survives(client, tmp_path):
         assert again or lost(counts) == lost(before) + 1, counts  # stored, or a counted loss
         assert json.loads((tmp_path / "memos" / "memos-tenants.json").read_text()) == tenants
         assert counts.get("worker.died") == 1
+    finally:
+        system.close()
+
+
+def test_general_text_variant_stores_and_finds_or_counts(client, tmp_path):
+    ctx = SystemContext(storage_dir=tmp_path, llm=client, caller="system:memos")
+    system = MemOSSystem(ctx, memory="general_text")
+    try:
+        assert "qdrant-client" in system.info()["library"]
+        for ns in ("a", "b"):
+            system.reset(ns)
+        got = system.add("a", turns(0, ["D1:3"]))
+        counts = system.info()["internal_failures"]
+        if got:  # extracted: found by its own words, and never from the other namespace
+            for m in got:
+                assert m.memory_id in {h.memory_id for h in system.search("a", m.text, 10)}
+                assert m.memory_id not in {h.memory_id for h in system.search("b", m.text, 10)}
+        else:  # no usable JSON: GeneralTextMemory raised, and the batch is counted
+            assert sum(n for k, n in counts.items()
+                       if k.startswith("extract.") or k == "read.no_memory") == 1, counts
+            assert system.search("a", "LGBTQ support group", 5) == []
     finally:
         system.close()

@@ -29,7 +29,8 @@ of the HaluMem run), so by default what MemOS stores is the raw windows, counted
 
 Internal failures counted: `read.raw_window` (the reader's reply gave no JSON and MemOS stored
 the raw window as one memory: with SmolLM2 most replies; MemOS logs nothing when the reply has
-no `{`), `read.no_memory` (a batch that stored nothing), `read.<Exception>` (a batch the reader
+no `{`), `read.empty_memory` (a reply entry without a value: MemOS stores an empty memory),
+`read.no_memory` (a batch that stored nothing), `read.<Exception>` (a batch the reader
 raised on: skipped), `add.not_stored` (an id add returned that is not in the store: MemOS only
 logs a failed insert), `log.<module>.<words>` (what MemOS logged at WARNING or above and carried
 on with), from the proxy `<step>.llm_error` / `<step>.endpoint_down`, and `worker.died`.

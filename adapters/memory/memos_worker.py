@@ -237,6 +237,8 @@ def add(req: dict) -> dict:
         raw = sum(is_raw_window(m) for m in items)
         count("read.raw_window", raw, example="the reader's reply gave no JSON: MemOS stored "
               "the raw window as one memory")
+        # an entry of the reply with no `value`: MemOS stores a memory with empty text
+        count("read.empty_memory", sum(not (m.memory or "").strip() for m in items))
         ids = TREE.add(items, user_name=tenant)
         stored = {n["id"] if isinstance(n, dict) else n.id
                   for n in TREE.get_by_ids(ids, user_name=tenant)} if ids else set()

@@ -92,7 +92,7 @@ def test_plan_makes_no_call_and_matches_a_real_runs_ledger(tmp_path, llm_spec):
     runs, cache = tmp_path / "runs", tmp_path / "cache"
     env = {"MEMEVAL_RUNS": str(runs), "MEMEVAL_CACHE_DIR": str(cache)}
     args = ["run", "--suite", "halumem", "--data", str(shared_path(HALUMEM_USER)),
-            "--system", "rag-bm25", "--limit-sessions", "1", "--llm", llm_spec]
+            "--system", "rag-bm25:chunk=4", "--limit-sessions", "1", "--llm", llm_spec]
     planned = tmp_path / "plan.json"
     proc = memeval(*args, "--plan", str(planned), env=env)
     assert not runs.exists() or not any(runs.iterdir())  # no run folder
@@ -108,10 +108,17 @@ def test_plan_makes_no_call_and_matches_a_real_runs_ledger(tmp_path, llm_spec):
         got, want = plan["calls"][caller]["calls"], cost[caller]["calls"]
         assert abs(got - want) <= 0.10 * want, (caller, got, want)
     assert "system:rag-bm25" not in cost  # it calls no LLM, as declared
+    s0 = user_sessions()[0]
+    chunks = -(-len(s0["dialogue"]) // 4)  # 4-turn chunks: one accuracy call per chunk
+    assert plan["declared_calls"]["judge"]["calls"] == (chunks + len(s0["memory_points"])
+                                                       + len(s0["questions"]))
 
-    # a second plan is calibrated by that run's ledger (judge retries included)
+    # a second plan is calibrated by that run's ledger (judge retries included); with the
+    # endpoint down it still counts, and says why it has no ETA
     again = tmp_path / "again.json"
-    memeval(*args, "--plan", str(again), env=env)
+    down = [a if a != llm_spec else "http://127.0.0.1:9/v1::none" for a in args]
+    proc = memeval(*down, "--retries", "0", "--plan", str(again), env=env)
+    assert "ETA: not measured" in proc.stdout
     plan2 = json.loads(again.read_text())["jobs"][0]
     assert plan2["calibrated_by"] == [folder.name]
     assert abs(plan2["calls"]["judge"]["calls"] - cost["judge"]["calls"]) < 0.5

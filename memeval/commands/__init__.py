@@ -9,6 +9,8 @@ import importlib
 import os
 import sys
 
+from rich.markup import escape
+
 from memeval import __version__
 from memeval.commands.common import IO
 from memeval.errors import UserError
@@ -54,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         args.extra = extra
         return int(args.func(args, io) or 0)
     except UserError as e:
-        io.err.print(f"[bold red]error:[/] {e}", highlight=False)
+        # escaped: a message may hold brackets (`pip install 'memeval[ray]'`, a JSON path)
+        io.err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
         return 2
     except KeyboardInterrupt:
         io.err.print("interrupted: finished results are on disk; rerun the same command to resume")

@@ -44,7 +44,8 @@ class RunContext:
     options: dict[str, Any] = field(default_factory=dict)
     run_dir: Any = None  # pathlib.Path of the run folder: packs write plots and artefacts here
     progress: Any = None  # memeval.progress display of the runner, while samples are generated
-    earlier_memory_events: Counter[MemoryKey] = field(default_factory=Counter)  # logged_memory_events
+    # what logged_memory_events found (a resumed run): those writes are marked as replays
+    earlier_memory_events: Counter[MemoryKey] = field(default_factory=Counter)
 
     def phase(self, label: str, total: int) -> Callable[[], None]:
         """A progress line for a long step inside a group that yields no prediction yet (e.g.
@@ -77,10 +78,16 @@ class RunContext:
         for m in memories:
             kind = _EVENT_KIND.get((m.event or "ADD").upper())
             if kind:
-                payload: dict[str, Any] = {"ns": ns, "memory_id": m.memory_id, "text": m.text}
-                logged_text = str(redact(m.text, self.audit.secrets))  # as the log holds it
-                key = (kind, actor, ns, logged_text)
-                if self.earlier_memory_events[key] > 0:
-                    self.earlier_memory_events[key] -= 1
-                    payload["replayed"] = True
-                self.audit.emit(kind, actor, payload)
+                self.emit(kind, actor, {"ns": ns, "memory_id": m.memory_id, "text": m.text})
+
+    def emit(self, kind: str, actor: str, payload: dict[str, Any]) -> None:
+        """Append one event; a memory event an earlier stretch of the run logged is marked
+        `replayed`. Executors whose workers record events append them through here, so the
+        marking happens once, on the one writer."""
+        if kind in _EVENT_KIND.values():
+            logged_text = str(redact(payload.get("text"), self.audit.secrets))  # as logged
+            key = (kind, actor, str(payload.get("ns")), logged_text)
+            if self.earlier_memory_events[key] > 0:
+                self.earlier_memory_events[key] -= 1
+                payload = {**payload, "replayed": True}
+        self.audit.emit(kind, actor, payload)

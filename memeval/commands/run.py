@@ -39,6 +39,13 @@ def register(sub: Any) -> None:
                    "jobs); default runs/<task>__<system>__s<seed>[__n<limit>]")
     r.add_argument("--concurrency", type=int, help="parallel conversations/requests (default 1 "
                    "for the embedded server, which serves one request at a time; 8 otherwise)")
+    r.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="where a job's groups (conversations, users) run: in this process "
+                        "(local, default) or as Ray tasks, --concurrency at a time (ray; "
+                        "pip install 'memeval[ray]')")
+    r.add_argument("--ray-address", help="Ray cluster to join with --executor ray (default: "
+                   "$RAY_ADDRESS, else a local cluster with --concurrency CPUs); its workers "
+                   "must reach the --llm endpoint")
     r.add_argument("--plan", nargs="?", const="", metavar="JSON_FILE",
                    help="print samples, clusters, calls per caller, tokens and an ETA (from a "
                         "few timed calls on the endpoint) without running; JSON_FILE: also "
@@ -120,6 +127,11 @@ def cmd_run(args: argparse.Namespace, io: IO) -> int:
     from memeval.runner import Runner, check_pairing, task_options
     from memeval.show import print_results
 
+    if args.ray_address and args.executor != "ray":
+        raise UserError("--ray-address is for --executor ray")
+    if args.executor == "ray":
+        from memeval.executor_ray import require_ray
+        require_ray()  # before any server starts: a missing Ray is one line, not a slow fail
     suite = load_suite(args)
     jobs = jobs_of(args, suite)
     root = Path(os.environ.get("MEMEVAL_RUNS", "runs"))
@@ -138,9 +150,14 @@ def cmd_run(args: argparse.Namespace, io: IO) -> int:
         # Packs that train and probe models themselves (needs_llm = False) start no server.
         llm = (open_llm(llm_options(args), stack, log_dir=outs[0].parent, notify=io.err.print)
                if needs_llm or args.llm else None)
-        runner = Runner(llm, io.err)
+        concurrency = args.concurrency or (llm.max_connections if llm else 1)
+        executor = None
+        if args.executor == "ray":
+            from memeval.executor_ray import ray_executor
+            executor = stack.enter_context(ray_executor(args.ray_address, concurrency, io.err))
+        runner = Runner(llm, io.err, executor)
         for job, out in zip(jobs, outs):
-            job.concurrency = args.concurrency or (llm.max_connections if llm else 1)
+            job.concurrency = concurrency
             io.err.print(f"[bold]{job.task}[/] x [bold]{job.system}[/] seed {job.seed} -> {out}")
             folder = runner.run(job, out, ["memeval", *sys.argv[1:]])
             print_results(io.out, folder)

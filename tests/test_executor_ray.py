@@ -5,6 +5,7 @@ and nothing is duplicated or lost (predictions.jsonl ids, the audit chain)."""
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -184,3 +185,7 @@ def test_a_worker_killed_mid_group_is_retried_nothing_duplicated_or_lost(local_r
     assert {ns: len(ev) for ns, ev in _memory_events(out).items()} == \
         {ns: len(ev) for ns, ev in _memory_events(local).items()}
     assert not any(e["kind"] == "sample.error" for e in _events(out))
+    # two workers (and the killed one) wrote the one SQLite cache: one reply per question
+    with sqlite3.connect(tmp_path / "fresh.sqlite") as db:
+        rows = dict(db.execute("SELECT caller, COUNT(*) FROM responses GROUP BY caller"))
+    assert rows == {"answerer": N}, rows

@@ -126,7 +126,20 @@ def start_postgres() -> Any:
     """pgserver's PostgreSQL on the storage folder. cleanup_mode None: this worker stops it at
     exit itself (pgserver's own handle count keeps the pid of a killed worker and would then
     never stop it); a server a killed worker left running is reused."""
-    return pgserver.get_server(STORAGE / "pgdata", cleanup_mode=None)
+    server = pgserver.get_server(STORAGE / "pgdata", cleanup_mode=None)
+    import psycopg2
+
+    info = server.get_postmaster_info()
+    with psycopg2.connect(host=str(info.socket_dir), port=int(info.port or 5432),
+                          user="postgres", dbname="postgres") as conn, conn.cursor() as cur:
+        # MemOS 2.0.33 creates an ivfflat index (lists = 100) on the empty table; with
+        # pgvector's default of probing 1 list, a search then sees only the rows of the one
+        # list nearest the query (measured: 0 or 1 of 62 memories). Probing all 100 lists
+        # for every connection of this database makes the index search exhaustive (exact)
+        cur.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        cur.execute("ALTER DATABASE postgres SET ivfflat.probes = 100")
+    conn.close()
+    return server
 
 
 EMBEDDER = {"backend": "sentence_transformer",

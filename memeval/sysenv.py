@@ -9,6 +9,7 @@ machine's wheel), so no library pulls a CUDA build of several GB."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import subprocess
@@ -39,8 +40,19 @@ def ensure_env(name: str, requirements: Sequence[str], first: Sequence[str] = ("
     python = root / "bin" / "python"
     if stamp.is_file() and python.is_file():
         return python
+    systems_dir().mkdir(parents=True, exist_ok=True)
+    # one builder at a time: two first uses at once (parallel runs, Ray workers) otherwise
+    # both `venv --clear` the same folder and one dies mid-install (seen with memos)
+    with (systems_dir() / f".{name}.build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if stamp.is_file() and python.is_file():  # built by the one we waited for
+            return python
+        return _build(name, root, python, stamp, requirements, first, minutes)
+
+
+def _build(name: str, root: Path, python: Path, stamp: Path, requirements: Sequence[str],
+           first: Sequence[str], minutes: str) -> Path:
     log = systems_dir() / f"{name}.build.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
     print(f"[memeval] building the environment of {name} in {root} (first use, {minutes} "
           f"minutes; log: {log})", file=sys.stderr, flush=True)
     steps = [[sys.executable, "-m", "venv", "--clear", str(root)],

@@ -71,7 +71,7 @@ def test_a_killed_worker_is_counted_and_the_store_survives(tmp_path):
         system.reset("ns")
         first = system.add("ns", turns(0, ["D1:3"], "Caroline"))
         assert first
-        os.kill(system.worker._proc.pid, signal.SIGKILL)  # the fault: the library process dies
+        os.kill(system.seat.worker._proc.pid, signal.SIGKILL)  # the fault: the library process dies
         with pytest.raises(WorkerError, match="exited"):
             system.add("ns", turns(1, ["D2:1"], "Caroline"))
         assert system.info()["internal_failures"].get("worker.died") == 1

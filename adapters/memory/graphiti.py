@@ -39,7 +39,8 @@ from memeval.adapters.memory.llm_seam import LLMSeam, llm_config
 from memeval.adapters.memory.notes import parse_when
 from memeval.contracts import Capabilities, Setting, SystemContext, SystemKind
 from memeval.errors import UserError
-from memeval.jsonworker import JsonWorker, WorkerError
+from memeval.adapters.memory.worker_seat import WorkerSeat
+from memeval.jsonworker import JsonWorker
 from memeval.records import Memory, Session
 
 WORKER = Path(__file__).with_name("graphiti_worker.py")
@@ -73,41 +74,22 @@ class GraphitiSystem:
         self.failures = FailureCounter()
         self.proxy = LLMProxy(LLMSeam(ctx, self.failures, "graphiti"))
         self.python = ensure_graphiti_env()
-        self.worker: JsonWorker | None = None
-        self.versions: dict[str, Any] = {}
+        self.seat = WorkerSeat(self._launch, "Graphiti worker", self.failures,
+                               after=self.proxy.raise_outage)
         self._known: set[str] = set()
-        self._start()
+        self.seat.start()
 
-    def _start(self) -> None:
+    def _launch(self) -> JsonWorker:
         args = {"repo": str(REPO), "db": str(self.storage / "graphiti.kuzu"),
                 "groups": str(self.storage / "graphiti-groups.json"),
                 "embedder": str(minilm_path()), "base_url": self.proxy.base_url("graphiti"),
                 "model": self.ctx.llm.endpoint.model, "max_tokens": self.max_tokens}
-        self.worker = JsonWorker(self.python, WORKER, [json.dumps(args)],
-                                 env={"OMP_NUM_THREADS": "1"}, label="Graphiti worker",
-                                 stderr_path=self.storage / "graphiti-worker.log")
-        self.versions = {k: v for k, v in self.worker.hello.items() if k != "ok"}
+        return JsonWorker(self.python, WORKER, [json.dumps(args)],
+                          env={"OMP_NUM_THREADS": "1"}, label="Graphiti worker",
+                          stderr_path=self.storage / "graphiti-worker.log")
 
     def _ask(self, req: dict[str, Any]) -> dict[str, Any]:
-        if self.worker is not None and not self.worker.alive:  # it died between two calls
-            self.failures.add("worker.died")
-            code, tail = self.worker.returncode, self.worker.tail()
-            self.worker.close()
-            self.worker = None
-            raise WorkerError(f"Graphiti worker exited (code {code}); {tail}")
-        if self.worker is None:
-            self._start()  # after a death: a fresh worker on the same Kuzu database
-        assert self.worker is not None
-        try:
-            res = self.worker.ask(req)
-        except WorkerError:
-            if not self.worker.alive:
-                self.failures.add("worker.died")
-                self.worker.close()
-                self.worker = None
-            raise
-        self.proxy.raise_outage()  # the endpoint went down meanwhile: the sample fails
-        return res
+        return self.seat.ask(req)
 
     def _episodes(self, session: Session) -> list[dict[str, Any]]:
         src = f"conversation session {session.session_id}"
@@ -143,14 +125,8 @@ class GraphitiSystem:
                 for h in res["hits"]]
 
     def info(self) -> dict[str, Any]:
-        counts = self.failures.snapshot()
-        examples: dict[str, str] = {}
-        if self.worker is not None and self.worker.alive:
-            got = self._ask({"op": "info"})
-            examples = got["examples"]
-            for kind, n in got["failures"].items():
-                counts[kind] = counts.get(kind, 0) + n
-        return {"library": self.versions or {"graphiti-core": "0.22.0", "kuzu": "0.11.3"},
+        counts, examples = self.seat.failure_counts()
+        return {"library": self.seat.versions or {"graphiti-core": "0.22.0", "kuzu": "0.11.3"},
                 "config": {"episode": self.episode, "k": self.default_k, "driver": "kuzu",
                            "search": "EDGE_HYBRID_SEARCH_RRF", "embedder": "all-MiniLM-L6-v2",
                            "reranker": "MiniLM cosine (unused by RRF search)",
@@ -160,9 +136,7 @@ class GraphitiSystem:
                 "internal_failures": counts, "failure_examples": examples}
 
     def close(self) -> None:
-        if self.worker is not None:
-            self.worker.close()
-            self.worker = None
+        self.seat.close()
         self.proxy.close()
 
 

@@ -49,7 +49,8 @@ from memeval.adapters.memory.llm_seam import LLMSeam, llm_config
 from memeval.adapters.memory.notes import parse_when
 from memeval.contracts import Capabilities, Setting, SystemContext, SystemKind
 from memeval.errors import UserError
-from memeval.jsonworker import JsonWorker, WorkerError
+from memeval.adapters.memory.worker_seat import WorkerSeat
+from memeval.jsonworker import JsonWorker
 from memeval.records import Memory, Session
 
 WORKER = Path(__file__).with_name("memos_worker.py")
@@ -102,43 +103,24 @@ class MemOSSystem:
         # (read.raw_window); with it, also as reader.invalid_json / reader.truncated
         self.proxy = LLMProxy(LLMSeam(ctx, self.failures, "memos"))
         self.python = ensure_memos_env()
-        self.worker: JsonWorker | None = None
-        self.versions: dict[str, Any] = {}
+        self.seat = WorkerSeat(self._launch, "MemOS worker", self.failures,
+                               after=self.proxy.raise_outage)
         self._known: set[str] = set()
-        self._start()
+        self.seat.start()
 
-    def _start(self) -> None:
+    def _launch(self) -> JsonWorker:
         args = {"repo": str(REPO), "storage": str(self.storage / "memos"),
                 "embedder": str(minilm_path()), "base_url": self.proxy.base_url("llm"),
                 "model": self.ctx.llm.endpoint.model, "max_tokens": self.max_tokens,
                 "temperature": self.temperature, "search_mode": self.search_mode,
                 "schema": self.schema, "memory": self.memory}
         (self.storage / "memos").mkdir(parents=True, exist_ok=True)
-        self.worker = JsonWorker(self.python, WORKER, [json.dumps(args)],
-                                 env={"OMP_NUM_THREADS": "1"}, label="MemOS worker",
-                                 stderr_path=self.storage / "memos-worker.log")
-        self.versions = {k: v for k, v in self.worker.hello.items() if k != "ok"}
+        return JsonWorker(self.python, WORKER, [json.dumps(args)],
+                          env={"OMP_NUM_THREADS": "1"}, label="MemOS worker",
+                          stderr_path=self.storage / "memos-worker.log")
 
     def _ask(self, req: dict[str, Any]) -> dict[str, Any]:
-        if self.worker is not None and not self.worker.alive:  # it died between two calls
-            self.failures.add("worker.died")
-            code, tail = self.worker.returncode, self.worker.tail()
-            self.worker.close()
-            self.worker = None
-            raise WorkerError(f"MemOS worker exited (code {code}); {tail}")
-        if self.worker is None:
-            self._start()  # after a death: a fresh worker on the same PostgreSQL data
-        assert self.worker is not None
-        try:
-            res = self.worker.ask(req)
-        except WorkerError:
-            if not self.worker.alive:
-                self.failures.add("worker.died")
-                self.worker.close()
-                self.worker = None
-            raise
-        self.proxy.raise_outage()  # the endpoint went down meanwhile: the sample fails
-        return res
+        return self.seat.ask(req)
 
     def _batches(self, session: Session) -> list[list[dict[str, Any]]]:
         msgs = [{"role": t.role or "user", "content": t.text,
@@ -169,14 +151,8 @@ class MemOSSystem:
                 for h in res["hits"]]
 
     def info(self) -> dict[str, Any]:
-        counts = self.failures.snapshot()
-        examples: dict[str, str] = {}
-        if self.worker is not None and self.worker.alive:
-            got = self._ask({"op": "info"})
-            examples = got["examples"]
-            for kind, n in got["failures"].items():
-                counts[kind] = counts.get(kind, 0) + n
-        return {"library": self.versions or {"MemoryOS": "2.0.33", "pgserver": "0.1.4"},
+        counts, examples = self.seat.failure_counts()
+        return {"library": self.seat.versions or {"MemoryOS": "2.0.33", "pgserver": "0.1.4"},
                 "config": {"memory": self.memory, "batch": self.batch, **_backend(self.memory),
                            "search_mode": self.search_mode, "k": self.default_k,
                            "preference_memory": False, "embedder": "all-MiniLM-L6-v2",
@@ -187,9 +163,7 @@ class MemOSSystem:
                 "internal_failures": counts, "failure_examples": examples}
 
     def close(self) -> None:
-        if self.worker is not None:
-            self.worker.close()
-            self.worker = None
+        self.seat.close()
         self.proxy.close()
 
 

@@ -22,7 +22,8 @@ from memeval.adapters.memory.base import FailureCounter
 from memeval.adapters.memory.embedder import minilm_path
 from memeval.adapters.memory.notes import parse_when
 from memeval.contracts import Capabilities, Setting, SystemContext, SystemKind
-from memeval.jsonworker import JsonWorker, WorkerError
+from memeval.adapters.memory.worker_seat import WorkerSeat
+from memeval.jsonworker import JsonWorker
 from memeval.records import Memory, Session
 from memeval.sysenv import ensure_env
 
@@ -46,37 +47,19 @@ class SuperLocalMemory:
         self.storage.mkdir(parents=True, exist_ok=True)
         self.python = ensure_env("slm", REQUIREMENTS, minutes="about 3")
         self.failures = FailureCounter()
-        self.worker: JsonWorker | None = None
-        self.versions: dict[str, Any] = {}
+        self.seat = WorkerSeat(self._launch, "SuperLocalMemory worker", self.failures)
         self._known: set[str] = set()
-        self._start()
+        self.seat.start()
 
-    def _start(self) -> None:
+    def _launch(self) -> JsonWorker:
         args = {"repo": str(REPO), "base_dir": str(self.storage / "slm"),
                 "embedder": str(minilm_path())}
-        self.worker = JsonWorker(self.python, WORKER, [json.dumps(args)],
-                                 env={"OMP_NUM_THREADS": "1"}, label="SuperLocalMemory worker",
-                                 stderr_path=self.storage / "slm-worker.log")
-        self.versions = {k: v for k, v in self.worker.hello.items() if k != "ok"}
+        return JsonWorker(self.python, WORKER, [json.dumps(args)],
+                          env={"OMP_NUM_THREADS": "1"}, label="SuperLocalMemory worker",
+                          stderr_path=self.storage / "slm-worker.log")
 
     def _ask(self, req: dict[str, Any]) -> dict[str, Any]:
-        if self.worker is not None and not self.worker.alive:  # it died between two calls
-            self.failures.add("worker.died")
-            code, tail = self.worker.returncode, self.worker.tail()
-            self.worker.close()
-            self.worker = None
-            raise WorkerError(f"SuperLocalMemory worker exited (code {code}); {tail}")
-        if self.worker is None:
-            self._start()  # after a death: a fresh worker on the same store
-        assert self.worker is not None
-        try:
-            return self.worker.ask(req)
-        except WorkerError:
-            if not self.worker.alive:
-                self.failures.add("worker.died")
-                self.worker.close()
-                self.worker = None
-            raise
+        return self.seat.ask(req)
 
     def reset(self, ns: str) -> None:
         self._ask({"op": "reset", "ns": ns})
@@ -100,16 +83,11 @@ class SuperLocalMemory:
                        meta={"channels": h["channels"]}) for h in res["hits"]]
 
     def info(self) -> dict[str, Any]:
-        counts = self.failures.snapshot()
-        if self.worker is not None and self.worker.alive:
-            for kind, n in self._ask({"op": "info"})["failures"].items():
-                counts[kind] = counts.get(kind, 0) + n
-        return {"library": self.versions or {"superlocalmemory": REQUIREMENTS[0]},
+        counts, _ = self.seat.failure_counts()
+        return {"library": self.seat.versions or {"superlocalmemory": REQUIREMENTS[0]},
                 "config": {"mode": "A", "k": self.default_k, "embedder": "all-MiniLM-L6-v2",
                            "cross_encoder": False, "environment": str(self.python.parent.parent)},
                 "internal_failures": counts}
 
     def close(self) -> None:
-        if self.worker is not None:
-            self.worker.close()
-            self.worker = None
+        self.seat.close()

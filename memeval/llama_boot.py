@@ -1,4 +1,5 @@
-"""llama.cpp started the same way on every machine: weight repacking off.
+"""llama.cpp started the same way on every machine: weight repacking off (and greedy JSON
+decoding through memeval.llama_sampling).
 
 llama.cpp repacks weights at load into CPU-specific layouts ("extra buffer types": AMX tiles,
 AVX-512 interleaved blocks) when the CPU has them. Measured on a 2-core AMX machine (Sapphire
@@ -40,6 +41,9 @@ def patch() -> None:
     llama_cpp.llama_model_default_params = params
     llama_mod.llama_cpp.llama_model_default_params = params
     _lean_states(llama_mod)
+    from memeval import llama_sampling
+
+    llama_sampling.install(llama_mod)  # greedy grammar decoding without a full mask per token
     if os.environ.get("MEMEVAL_LLAMA_PREFIX_REUSE") == "0":
         _no_prefix_reuse(llama_mod)
     llama_cpp._memeval_no_repack = True  # type: ignore[attr-defined]

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 
@@ -52,6 +53,23 @@ def file_sha256(path: Path, _memo: dict[tuple[str, int, float], str] = {}) -> st
     if memo_key not in _memo:
         _memo[memo_key] = sha256_file(path)
     return _memo[memo_key]
+
+
+# OpenMP spin-waits bounded to SPIN_COUNT iterations: see omp_wait_env
+SPIN_COUNT = 1000
+
+
+def omp_wait_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The server's OpenMP wait setting, unless the user chose one (OMP_WAIT_POLICY or
+    GOMP_SPINCOUNT). Measured on 2 cores (benchmarks/threads.py, 2 server threads): libgomp's
+    default spin (300,000 iterations) runs alone but beside a 2-thread torch process both
+    collapse (prompt 0.27x, generation 0.01x, torch 0.05x of alone). PASSIVE (no spin) shares
+    (0.66x / 0.60x / 0.53x) but wakes sleeping threads at each of a one-token decode's ~300
+    small operators: generation alone 0.36x. A 1,000-iteration spin keeps generation alone
+    (1.00x) and shares nearly as well (0.66x / 0.35x / 0.49x)."""
+    if "OMP_WAIT_POLICY" in environ or "GOMP_SPINCOUNT" in environ:
+        return {}
+    return {"GOMP_SPINCOUNT": str(SPIN_COUNT)}
 
 
 def free_port() -> int:
@@ -115,11 +133,7 @@ class EmbeddedServer:
             cmd += ["--api_key", self.api_key]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
-        # OpenMP threads that sleep when idle instead of spinning: beside another busy process
-        # on 2 cores the default spin collapsed both (prompt 0.19x, a torch neighbour 0.02x of
-        # alone), PASSIVE shared fairly (0.53x / 0.54x) and costs the server nothing alone
-        # (benchmarks/threads.py). A value the user set is kept.
-        env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+        env = {**os.environ, **omp_wait_env(os.environ)}
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
                                      start_new_session=True, preexec_fn=die_with_parent)
         deadline = time.monotonic() + timeout_s

@@ -15,7 +15,7 @@ With `--backend vllm` the same arms run on vLLM's server over SmolLM2-135M (the 
 no_reuse is then vLLM with automatic prefix caching off.
 
     .venv/bin/python benchmarks/halumem_cost.py [--sessions 1] [--system rag-bm25:chunk=8]
-        [--backend llamacpp|vllm]
+        [--backend llamacpp|vllm] [--concurrency N]
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ USER = REPO.parent / "shared" / "data" / "halumem" / "HaluMem-Medium-user-4fd09d
 def run(out: Path, cache: Path, layout: str, args: argparse.Namespace, llm: str) -> float:
     cmd = [sys.executable, "-m", "memeval", "run", "--task", f"halumem:judge_layout={layout}",
            "--data", str(args.data), "--limit-sessions", str(args.sessions), "--system",
-           args.system, "--judge", "llm", "--llm", llm, "--out", str(out)]
+           args.system, "--judge", "llm", "--llm", llm, "--out", str(out),
+           "--concurrency", str(args.concurrency)]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, cwd=REPO, capture_output=True,
                    env={**os.environ, "MEMEVAL_CACHE_DIR": str(cache)})
@@ -91,7 +92,14 @@ def main() -> None:
     ap.add_argument("--system", default="rag-bm25:chunk=8")
     ap.add_argument("--data", type=Path, default=USER)
     ap.add_argument("--backend", choices=["llamacpp", "vllm"], default="llamacpp")
+    # memeval's own default for each: a URL endpoint would get 8, and 8 requests queued at
+    # llama.cpp's one-at-a-time server interleave two sessions' judge prompts, so each call
+    # starts from the other session's prefix (measured: shared_prefix 127 s at 8, see README)
+    ap.add_argument("--concurrency", type=int, default=None,
+                    help="requests in flight (default: 1 on llama.cpp, 8 on vLLM)")
     args = ap.parse_args()
+    if args.concurrency is None:
+        args.concurrency = 1 if args.backend == "llamacpp" else 8
     from memeval.server import EmbeddedServer
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -103,7 +111,7 @@ def main() -> None:
         folders = {"shared_prefix": t / "a", "cached_rerun": t / "a2", "memory_first": t / "b",
                    "no_reuse": t / "c"}
         print(f"real HaluMem user, first {args.sessions} session(s), system {args.system}, "
-              f"{args.backend}")
+              f"{args.backend}, concurrency {args.concurrency}")
         print(f"{'run':<15}{'wall s':>9}{'judge s':>9}{'judge calls':>13}{'real':>6}"
               f"{'answer calls':>14}{'prompt tok':>12}")
         for name, folder in folders.items():

@@ -114,7 +114,9 @@ def test_unreachable_endpoint_fails_after_retries_with_one_message():
 
 
 @pytest.mark.slow
-def test_embedded_server_dies_with_a_killed_memeval():
+def test_embedded_server_dies_with_a_killed_memeval(tmp_path):
+    """Also: `memeval serve` names the spec to use, with --concurrency 1 (llama.cpp's server
+    answers one request at a time; 8 in flight would interleave shared-prefix prompts)."""
     import os
     import signal
     import subprocess
@@ -123,8 +125,10 @@ def test_embedded_server_dies_with_a_killed_memeval():
     import httpx
 
     port = free_port()
+    out = tmp_path / "serve.out"
     proc = subprocess.Popen([sys.executable, "-m", "memeval", "serve", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=out.open("w"), stderr=subprocess.DEVNULL,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}/v1/models"
     try:
         deadline = time.time() + 180
@@ -139,6 +143,11 @@ def test_embedded_server_dies_with_a_killed_memeval():
         server = subprocess.run(["pgrep", "-f", f"memeval.llama_boot .*--port {port}"],
                                 capture_output=True, text=True).stdout.split()
         assert len(server) == 1
+        want = f"--llm http://127.0.0.1:{port}/v1::smollm2-135m-instruct --concurrency 1"
+        deadline = time.time() + 10
+        while want not in out.read_text() and time.time() < deadline:
+            time.sleep(0.1)
+        assert want in out.read_text(), out.read_text()
         proc.send_signal(signal.SIGKILL)  # no cleanup code runs in memeval
         proc.wait()
         deadline = time.time() + 10

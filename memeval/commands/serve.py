@@ -44,8 +44,12 @@ def cmd_serve(args: argparse.Namespace, io: IO) -> int:
         name = "embedded LLM"
     try:
         ep = srv.endpoint()
+        # llama.cpp's server answers one request at a time: a URL endpoint otherwise gets 8
+        # in flight, which interleaves prompts that share a prefix (HaluMem's judges) and
+        # undoes llama.cpp's prefix reuse
+        serial = " --concurrency 1" if ep.backend == "llamacpp" else ""
         io.out.print(f"{name} at {srv.url} (model {ep.model}); use it with\n"
-                     f"  --llm {srv.url}::{ep.model}\nCtrl-C stops it.")
+                     f"  --llm {srv.url}::{ep.model}{serial}\nCtrl-C stops it.")
         while srv.proc is not None and srv.proc.poll() is None:
             time.sleep(1)
     except KeyboardInterrupt:

@@ -10,6 +10,9 @@ Judge time is the judge calls' summed latency (manifest `cost.judge.seconds`). A
 - memory_first: the item first in both judges' prompts (the layout reuse cannot help); its
   verdicts may differ (a small model is sensitive to order): the count is reported;
 - cached_rerun: shared_prefix again on the same response cache.
+On llama.cpp, a second table gives the server's own timings per arm (prompt tokens it
+decoded, tokens it generated, seconds of each), read from its log. The issue's figure is
+`--sessions 3`: the first two sessions are short (353 and 434 dialogue tokens).
 
 With `--backend vllm` the same arms run on vLLM's server over SmolLM2-135M (the vLLM extra):
 no_reuse is then vLLM with automatic prefix caching off.
@@ -27,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,23 +58,46 @@ def judge_seconds(out: Path) -> float:
     return float(json.loads((out / "manifest.json").read_text())["cost"]["judge"]["seconds"])
 
 
-def warm_arms(t: Path, args: argparse.Namespace, llm: str) -> dict[str, float]:
-    return {"shared_prefix": run(t / "a", t / "cache-a", "shared_prefix", args, llm),
-            "cached_rerun": run(t / "a2", t / "cache-a", "shared_prefix", args, llm),
-            "memory_first": run(t / "b", t / "cache-b", "memory_first", args, llm)}
+def warm_arms(t: Path, args: argparse.Namespace, llm: str,
+              done: Callable[[str], None] = lambda arm: None) -> dict[str, float]:
+    times = {}
+    for arm, folder, cache, layout in (("shared_prefix", "a", "cache-a", "shared_prefix"),
+                                       ("cached_rerun", "a2", "cache-a", "shared_prefix"),
+                                       ("memory_first", "b", "cache-b", "memory_first")):
+        times[arm] = run(t / folder, t / cache, layout, args, llm)
+        done(arm)
+    return times
 
 
-def llamacpp_arms(t: Path, args: argparse.Namespace, server: Any) -> dict[str, float]:
-    with server() as srv:
-        times = warm_arms(t, args, f"{srv.url}::{srv.endpoint().model}")
+class LogSlices:
+    """The server's own timings per arm: the arms share one server, whose log is appended to,
+    so each arm's perf lines are the slice written since the previous arm ended."""
+
+    def __init__(self, log: Path) -> None:
+        self.log, self.pos, self.arms = log, 0, {}
+
+    def __call__(self, arm: str) -> None:
+        from memeval.server import read_timings
+
+        self.arms[arm] = read_timings(self.log, self.pos)
+        self.pos = self.log.stat().st_size
+
+
+def llamacpp_arms(t: Path, args: argparse.Namespace, server: Any) -> tuple[dict[str, float],
+                                                                            dict[str, Any]]:
+    warm, cold_log = LogSlices(t / "server.log"), LogSlices(t / "server-cold.log")
+    with server(timings=True, log_path=warm.log) as srv:
+        warm.pos = warm.log.stat().st_size  # start-up lines hold no call
+        times = warm_arms(t, args, f"{srv.url}::{srv.endpoint().model}", warm)
     os.environ["MEMEVAL_LLAMA_PREFIX_REUSE"] = "0"  # read by the server process at start
     try:
-        with server(kv_cache=False) as cold:
+        with server(kv_cache=False, timings=True, log_path=cold_log.log) as cold:
             llm = f"{cold.url}::{cold.endpoint().model}"
             times["no_reuse"] = run(t / "c", t / "cache-c", "shared_prefix", args, llm)
+            cold_log("no_reuse")
     finally:
         del os.environ["MEMEVAL_LLAMA_PREFIX_REUSE"]
-    return times
+    return times, {**warm.arms, **cold_log.arms}
 
 
 def vllm_arms(t: Path, args: argparse.Namespace) -> dict[str, float]:
@@ -104,10 +131,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
+        server_side: dict[str, Any] = {}
         if args.backend == "vllm":
             times = vllm_arms(t, args)
         else:
-            times = llamacpp_arms(t, args, EmbeddedServer)
+            times, server_side = llamacpp_arms(t, args, EmbeddedServer)
         folders = {"shared_prefix": t / "a", "cached_rerun": t / "a2", "memory_first": t / "b",
                    "no_reuse": t / "c"}
         print(f"real HaluMem user, first {args.sessions} session(s), system {args.system}, "
@@ -129,6 +157,13 @@ def main() -> None:
             print(f"judge time {other}/shared_prefix: {js[other] / js['shared_prefix']:.2f}x"
                   f"  (verdicts equal: {same}/{len(va)})")
         print(f"wall first/cached rerun: {times['shared_prefix'] / times['cached_rerun']:.1f}x")
+        if server_side:  # what llama.cpp itself spent: a reused prefix is not decoded
+            print("\nllama.cpp's own timings, judge and answer calls together")
+            print(f"{'run':<15}{'calls':>6}{'prompt tok':>12}{'prompt s':>10}{'gen tok':>9}"
+                  f"{'gen s':>8}")
+            for name, st in server_side.items():
+                print(f"{name:<15}{st.calls:>6}{st.prompt_tokens:>12}{st.prompt_s:>10.1f}"
+                      f"{st.gen_tokens:>9}{st.gen_s:>8.1f}")
 
 
 if __name__ == "__main__":

@@ -7,12 +7,14 @@ list and never imports that package (its code is an unused plugin with heavy imp
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -91,14 +93,49 @@ def die_with_parent() -> None:
         pass  # not Linux/glibc: stop() still ends the server on every normal exit
 
 
+@dataclass
+class ServerTimings:
+    """What llama.cpp itself measured over a server's calls: prompt tokens it decoded (a reused
+    prefix is not decoded) and tokens it generated, with the seconds each took."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    prompt_s: float = 0.0
+    gen_tokens: int = 0
+    gen_s: float = 0.0
+
+
+_PERF = re.compile(r"llama_perf_context_print:\s+(prompt eval|eval|total) time =\s*([\d.]+) ms"
+                   r"(?: /\s*(\d+) (?:tokens|runs))?")
+
+
+def read_timings(log: Path, start: int = 0) -> ServerTimings:
+    """Sum the per-call perf lines of a server started with `timings=True`, from byte `start`
+    of its log (the log is appended to, so arms sharing one server slice it by offset)."""
+    t = ServerTimings()
+    with log.open("rb") as f:
+        f.seek(start)
+        text = f.read().decode("utf-8", "replace")
+    for kind, ms, n in _PERF.findall(text):
+        if kind == "total":
+            t.calls += 1
+        elif kind == "prompt eval":
+            t.prompt_s, t.prompt_tokens = t.prompt_s + float(ms) / 1e3, t.prompt_tokens + int(n)
+        else:
+            t.gen_s, t.gen_tokens = t.gen_s + float(ms) / 1e3, t.gen_tokens + int(n)
+    return t
+
+
 class EmbeddedServer:
     """Starts llama_cpp.server (through memeval.llama_boot: repacking off) on a free local port;
     a context manager."""
 
     def __init__(self, *, n_ctx: int = CONTEXT_WINDOW, port: int | None = None,
                  threads: int | None = None, log_path: Path | None = None,
-                 kv_cache: bool = True, api_key: str | None = None):
+                 kv_cache: bool = True, api_key: str | None = None, timings: bool = False):
         self.model = model_path()
+        # llama.cpp then writes each call's prompt/generation split to the log (read_timings)
+        self.timings = timings
         self.api_key = api_key  # the server then refuses requests without this bearer key
         self.kv_cache = kv_cache
         self.n_ctx = n_ctx
@@ -122,7 +159,8 @@ class EmbeddedServer:
     def start(self, timeout_s: float = 180.0) -> "EmbeddedServer":
         cmd = [sys.executable, "-m", "memeval.llama_boot", "--model", str(self.model),
                "--model_alias", MODEL_ALIAS, "--n_ctx", str(self.n_ctx), "--host", "127.0.0.1",
-               "--port", str(self.port), "--n_threads", str(self.threads), "--verbose", "False",
+               "--port", str(self.port), "--n_threads", str(self.threads),
+               "--verbose", str(self.timings),
                # the server's default (logits_all True) computes the 49k-vocabulary output
                # layer for every prompt token and copies all those logits into each saved KV
                # state: measured, a judge call resuming a 1,250-token prefix took 4.8 s with

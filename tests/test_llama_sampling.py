@@ -1,7 +1,7 @@
 """memeval.llama_sampling on the real model: greedy decoding under a JSON-schema grammar picks
 exactly the tokens of llama-cpp-python's own sampler chain (penalties, grammar over the whole
-vocabulary, greedy), exercising both the one-token check and the full mask; sampling at a
-temperature keeps the original chain."""
+vocabulary, greedy), exercising both the one-token check and the full mask; seeded sampling at
+a temperature does too (grammar over the top-k only); mirostat and top-k off keep the chain."""
 
 from __future__ import annotations
 
@@ -31,11 +31,11 @@ def llm():
     return Llama(model_path=str(model_path()), n_ctx=2048, n_threads=2, seed=0, verbose=False)
 
 
-def _reply(llm, item: str, schema: dict, temperature: float = 0.0) -> str:
+def _reply(llm, item: str, schema: dict, temperature: float = 0.0, seed: int | None = None) -> str:
     llm.reset()  # every arm decodes the whole prompt: logits do not depend on what came before
     msgs = [{"role": "system", "content": "You judge memories. Answer in JSON."},
             {"role": "user", "content": f"Session dialogue:\n{DIALOGUE}\n\nMemory: {item}"}]
-    r = llm.create_chat_completion(msgs, temperature=temperature, max_tokens=96,
+    r = llm.create_chat_completion(msgs, temperature=temperature, max_tokens=96, seed=seed,
                                    repeat_penalty=1.1,  # the server's default: penalties on
                                    response_format={"type": "json_object", "schema": schema})
     return r["choices"][0]["message"]["content"]
@@ -60,8 +60,36 @@ def test_lazy_grammar_greedy_gives_the_chain_tokens(llm, monkeypatch):
     assert 0 < masks < tokens, (masks, tokens)
 
 
-def test_sampling_at_a_temperature_keeps_the_chain(llm):
+def test_lazy_top_k_at_a_temperature_gives_the_chain_tokens(llm, monkeypatch):
+    """Seeded sampling at mem0's 0.1 and A-Mem's 1.0: the same text as the chain, token for
+    token (a different array before the dist sampler would change some draws)."""
+    from llama_cpp import Llama
+
+    from memeval.llama_sampling import LazyGrammarTopK
+
+    cases = [(item, schema, temp, seed) for temp, seed in ((0.1, 1), (1.0, 7))
+             for item in ITEMS[:2] for schema in (SCHEMA, LABEL)]
+    lazy, tokens, masks = [], 0, 0
+    for item, schema, temp, seed in cases:
+        lazy.append(_reply(llm, item, schema, temp, seed))
+        assert isinstance(llm._sampler, LazyGrammarTopK)
+        tokens += llm._sampler.tokens
+        masks += llm._sampler.full_masks
+    monkeypatch.setattr(Llama, "_init_sampler", Llama._memeval_chain_sampler)
+    chain = [_reply(llm, *case) for case in cases]
+    assert lazy == chain
+    assert len(set(chain)) > len(chain) // 2  # not one reply for all: the cases differ
+    assert 0 < masks < tokens, (masks, tokens)
+
+
+def test_mirostat_and_top_k_off_keep_the_chain(llm):
     from memeval.llama_sampling import LazyGrammarGreedy
 
-    _reply(llm, ITEMS[0], LABEL, temperature=0.3)
+    llm.create_chat_completion([{"role": "user", "content": "Hi"}], temperature=0.3, top_k=0,
+                               max_tokens=4, response_format={"type": "json_object",
+                                                              "schema": LABEL})
+    assert not isinstance(llm._sampler, LazyGrammarGreedy)
+    llm.create_chat_completion([{"role": "user", "content": "Hi"}], temperature=0.3,
+                               mirostat_mode=2, max_tokens=4,
+                               response_format={"type": "json_object", "schema": LABEL})
     assert not isinstance(llm._sampler, LazyGrammarGreedy)
